@@ -1,0 +1,1 @@
+"""Interaction hotspots core: model, hotspot maps, metrics (no ROS imports)."""

@@ -1,0 +1,58 @@
+"""Box arithmetic for object crops: padding, clamping, degenerate boxes, hand contact."""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+
+class Roi(NamedTuple):
+    """Integer pixel box [x0, x1) x [y0, y1) in source-image coordinates."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def center_size_to_xyxy(cx: float, cy: float, w: float, h: float) -> tuple[float, float, float, float]:
+    """vision_msgs BoundingBox2D (centre + size) to corner form."""
+    return cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0
+
+
+def pad_and_clamp(
+    box: tuple[float, float, float, float], pad_fraction: float, width: int, height: int, min_size: int = 4
+) -> Roi | None:
+    """Pad a box by ``pad_fraction`` of its size on each side and clamp it to the image.
+
+    Returns None for a degenerate box: non-finite, inverted, or smaller than ``min_size`` pixels on a
+    side once clamped (e.g. entirely outside the image). Callers count these.
+    """
+    x0, y0, x1, y1 = box
+    if not all(math.isfinite(v) for v in box) or x1 <= x0 or y1 <= y0:
+        return None
+    px, py = (x1 - x0) * pad_fraction, (y1 - y0) * pad_fraction
+    roi = Roi(
+        max(0, int(math.floor(x0 - px))),
+        max(0, int(math.floor(y0 - py))),
+        min(width, int(math.ceil(x1 + px))),
+        min(height, int(math.ceil(y1 + py))),
+    )
+    if roi.width < min_size or roi.height < min_size:
+        return None
+    return roi
+
+
+def boxes_touch(a: tuple[float, float, float, float], b: tuple[float, float, float, float], margin: float = 0.0) -> bool:
+    """True when box ``a`` grown by ``margin`` pixels overlaps box ``b`` (a hand touching an object)."""
+    return (
+        min(a[2] + margin, b[2]) > max(a[0] - margin, b[0])
+        and min(a[3] + margin, b[3]) > max(a[1] - margin, b[1])
+    )

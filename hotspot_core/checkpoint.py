@@ -1,0 +1,102 @@
+"""Our checkpoint format: one .safetensors file whose metadata holds the model config as JSON.
+
+Shapes, feature width, input size, normalisation and the ordered action names all travel with the
+weights, so any front end rebuilds exactly the model that was trained.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .config import ConfigError, ModelConfig
+
+FORMAT = "interaction_hotspots/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt, or does not match its config."""
+
+
+def save_checkpoint(
+    model: torch.nn.Module, path: str | os.PathLike, extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write the model's weights and config (plus optional JSON-able ``extra`` info) to ``path``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict())}
+    if extra:
+        metadata["extra"] = json.dumps(dict(extra))
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, path)  # never leave a half-written checkpoint under the real name
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
+    """Config and extra info of a checkpoint, without loading its weights."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from exc
+    if meta.get("format") != FORMAT or "config" not in meta:
+        raise CheckpointError(
+            f"{path} is not an interaction-hotspots checkpoint (format {meta.get('format')!r}, expected "
+            f"{FORMAT!r}); convert the authors' .pth files with `python -m hotspot_core.reference_import`"
+        )
+    try:
+        config = ModelConfig.from_dict(json.loads(meta["config"]))
+    except (ConfigError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: invalid model config: {exc}") from exc
+    extra = json.loads(meta["extra"]) if "extra" in meta else {}
+    return config, extra
+
+
+def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise a CheckpointError naming every missing, unexpected or wrongly shaped tensor."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = [
+        f"{k} has shape {tuple(found[k].shape)}, model expects {tuple(expected[k].shape)}"
+        for k in sorted(set(expected) & set(found))
+        if tuple(found[k].shape) != tuple(expected[k].shape)
+    ]
+    problems = []
+    if wrong:
+        problems.append("shape mismatch: " + "; ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
+    if missing:
+        problems.append(f"missing tensors: {missing[:8]}" + (" ..." if len(missing) > 8 else ""))
+    if unexpected:
+        problems.append(f"unexpected tensors: {unexpected[:8]}" + (" ..." if len(unexpected) > 8 else ""))
+    if problems:
+        raise CheckpointError(f"{source} does not match its model config: " + " | ".join(problems))
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> torch.nn.Module:
+    """Rebuild the model from a checkpoint's config and load its weights; returns it in eval mode."""
+    from safetensors.torch import load_file
+
+    from .model import HotspotModel
+
+    config, _ = read_metadata(path)
+    # The checkpoint holds the backbone weights itself: don't ask for a separate ImageNet file.
+    model = HotspotModel(ModelConfig.from_dict({**config.to_dict(), "backbone_weights": None}))
+    try:
+        state = load_file(str(path), device=str(map_location))
+    except Exception as exc:
+        raise CheckpointError(f"cannot read weights from {path}: {exc}") from exc
+    check_state_dict(model.state_dict(), state, str(path))
+    model.load_state_dict(state, strict=True)
+    return model.to(map_location).eval()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run the test suite from .venv. ROS tests need a private network: the whole run goes inside
+# `unshare -n` with only loopback up when the kernel allows it, with localhost-only discovery, a
+# per-run ROS_DOMAIN_ID and a throw-away ROS_LOG_DIR either way. Extra arguments go to pytest.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${HOTSPOT_VENV:-$REPO/.venv}"
+export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
+export ROS_LOG_DIR="$(mktemp -d /tmp/hotspots-roslog.XXXXXX)"
+trap 'rm -rf "$ROS_LOG_DIR"' EXIT
+cd "$REPO"
+PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@")
+if unshare -n true 2>/dev/null; then
+  echo "[tests] private network namespace (loopback only), ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
+  unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec "$@"' _ "${PYTEST[@]}"
+else
+  echo "[tests] unshare -n not permitted here: running with localhost-only discovery, ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
+  "${PYTEST[@]}"
+fi

@@ -1,0 +1,217 @@
+"""The model against the reference specification (spec sections 1-2)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hotspot_core.backbones import BackboneWeights, BackboneWeightsError, build_backbone
+from hotspot_core.config import ConfigError
+from hotspot_core.losses import anticipation_mse, anticipation_triplet, compute_losses, select_active_frame
+from hotspot_core.model import build_model, l2_pool
+
+ACTIONS = ["hold", "rotate", "push", "pull"]
+
+
+def randomise_batchnorm(model) -> None:
+    g = torch.Generator().manual_seed(1)
+    for bn in (model.project[1], model.project[4]):
+        c = bn.num_features
+        bn.running_mean.copy_(torch.randn(c, generator=g) * 0.1)
+        bn.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+        bn.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+        bn.bias.data.copy_(torch.randn(c, generator=g) * 0.1)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64})
+    randomise_batchnorm(model)
+    return model.eval()
+
+
+def test_resnet50_dilated_matches_reference_geometry():
+    bb = build_backbone("resnet50_dilated")
+    net = bb.net
+    # stride and dilation only in the first block of layer3/layer4 (spec 1.1)
+    assert net.layer2[0].conv2.stride == (2, 2)
+    for layer, d in ((net.layer3, 2), (net.layer4, 4)):
+        assert layer[0].conv2.stride == (1, 1)
+        assert layer[0].conv2.dilation == (d, d) and layer[0].conv2.padding == (d, d)
+        assert layer[0].downsample[0].stride == (1, 1)
+        for block in list(layer)[1:]:
+            assert block.conv2.dilation == (1, 1)
+    out = bb(torch.randn(1, 3, 224, 224))
+    assert out.shape == (1, 2048, 28, 28)
+    assert not out.requires_grad
+
+
+def test_backbone_is_frozen_and_keeps_running_stats():
+    bb = build_backbone("resnet18_dilated")
+    assert all(not p.requires_grad for p in bb.parameters())
+    bb.train()
+    assert not bb.training and not bb.net.bn1.training
+    before = bb.net.bn1.running_mean.clone()
+    out = bb(torch.randn(2, 3, 64, 64) * 3 + 1)
+    assert out.shape == (2, 512, 8, 8)
+    assert torch.equal(before, bb.net.bn1.running_mean)
+
+
+def test_backbone_weights_load_from_local_file_only(tmp_path):
+    src = build_backbone("resnet18_dilated")
+    torch.manual_seed(3)
+    for p in src.parameters():
+        p.data.normal_()
+    state = {f"module.{k}": v for k, v in src.net.state_dict().items()}
+    state["fc.weight"] = torch.zeros(1000, 512)  # torchvision files carry fc; it must be ignored
+    torch.save(state, tmp_path / "w.pth")
+    dst = build_backbone("resnet18_dilated", tmp_path / "w.pth")
+    assert torch.equal(dst.net.conv1.weight, src.net.conv1.weight)
+    with pytest.raises(BackboneWeightsError, match="not found"):
+        build_backbone("resnet18_dilated", tmp_path / "absent.pth")
+    with pytest.raises(BackboneWeightsError, match="do not fit"):
+        build_backbone("resnet50_dilated", tmp_path / "w.pth")
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(BackboneWeightsError, match="cannot read"):
+        build_backbone("resnet18_dilated", tmp_path / "bad.pth")
+    assert BackboneWeights.RESNET50_IMAGENET1K_V1.local_path().name == "resnet50-0676ba61.pth"
+
+
+def test_l2_pool_is_sqrt_of_sum_of_squares_with_safe_gradient():
+    x = torch.rand(2, 3, 5, 5)
+    x[0, 1] = 0.0
+    expected = torch.sqrt((x**2).sum(dim=(2, 3)))
+    assert torch.allclose(l2_pool(x), expected, atol=1e-6)
+    assert torch.allclose(l2_pool(x), F.lp_pool2d(x, 2, kernel_size=5).flatten(1), atol=1e-5)
+    x.requires_grad_(True)
+    l2_pool(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[0, 1].abs().sum() == 0
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="unknown backbone"):
+        build_model({"backbone": "vgg", "actions": ACTIONS})
+    with pytest.raises(ConfigError, match="unique"):
+        build_model({"backbone": "resnet18_dilated", "actions": ["a", "a"]})
+    with pytest.raises(ConfigError, match="missing required key 'actions'"):
+        build_model({"backbone": "resnet18_dilated"})
+    with pytest.raises(ConfigError, match="unknown model config keys"):
+        build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "hidden": 3})
+
+
+def test_learned_initial_state_and_shapes(small_model):
+    c = small_model.config.feature_dim
+    assert small_model.h0.shape == (1, 1, c) and small_model.c0.requires_grad
+    big = build_model({"backbone": "resnet50_dilated", "actions": ACTIONS})
+    # xavier_normal with gain sqrt(2) on (1,1,2048): std = sqrt(2) * sqrt(2 / 4096) = 1/32 (spec 1.4)
+    assert abs(big.h0.std().item() - 1 / 32) < 0.003
+    assert sum(p.numel() for p in big.project.parameters()) == 2 * (9 * 2048**2 + 2048) + 4 * 2048
+
+
+def test_inactive_logits_equal_a_length_one_clip(small_model):
+    x = small_model.features(torch.randn(3, 3, 64, 64))
+    pooled = l2_pool(small_model.anticipate(x))
+    logits_clip, _ = small_model.clip_forward(pooled[:, None], torch.ones(3, dtype=torch.long))
+    assert torch.allclose(small_model.inactive_logits(x), logits_clip, atol=1e-5)
+
+
+def test_clip_logits_use_last_real_frame(small_model):
+    torch.manual_seed(2)
+    pooled = torch.rand(2, 5, small_model.config.feature_dim)
+    lengths = torch.tensor([5, 2])
+    logits, steps = small_model.clip_forward(pooled, lengths)
+    alone, _ = small_model.clip_forward(pooled[1:, :2], torch.tensor([2]))
+    assert torch.allclose(logits[1], alone[0], atol=1e-5)
+    assert steps.shape == (2, 5, small_model.config.feature_dim)
+    assert steps[1, 2:].abs().sum() == 0  # padded steps are zeros, as pad_packed_sequence gives
+
+
+@pytest.mark.parametrize("ant_loss", ["mse", "none"])
+def test_analytic_maps_equal_autograd(ant_loss):
+    torch.manual_seed(0)
+    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": ant_loss})
+    randomise_batchnorm(model)
+    model.eval()
+    x = model.features(torch.randn(3, 3, 64, 64))
+    x[0, :7] = 0.0  # dead channels must not produce NaN
+    reference = model.hotspot_maps(x, method="loop")
+    batched = model.hotspot_maps(x, method="autograd")
+    with torch.no_grad():
+        analytic = model.hotspot_maps(x)
+    assert analytic.shape == (3, len(ACTIONS), 8, 8)
+    scale = reference.abs().max()
+    assert scale > 0 and torch.isfinite(analytic).all()
+    assert (analytic - reference).abs().max() / scale < 1e-4
+    assert (batched - reference).abs().max() / scale < 1e-4
+    # maps differ per action: the test would pass trivially if all were equal
+    assert (reference[:, 0] - reference[:, 1]).abs().max() / scale > 1e-3
+
+
+def test_analytic_maps_for_chosen_and_per_sample_actions(small_model):
+    x = small_model.features(torch.randn(2, 3, 64, 64))
+    with torch.no_grad():
+        full = small_model.hotspot_maps(x)
+        by_name = small_model.hotspot_maps(x, actions=["push", "hold"])
+        per_sample = small_model.hotspot_maps(x, actions=torch.tensor([[3], [1]]))
+    assert torch.allclose(by_name[:, 0], full[:, 2], rtol=1e-4, atol=1e-9)
+    assert torch.allclose(by_name[:, 1], full[:, 0], rtol=1e-4, atol=1e-9)
+    assert torch.allclose(per_sample[0, 0], full[0, 3], rtol=1e-4, atol=1e-9)
+    assert torch.allclose(per_sample[1, 0], full[1, 1], rtol=1e-4, atol=1e-9)
+    with pytest.raises(KeyError, match="unknown action"):
+        small_model.hotspot_maps(x, actions=["fly"])
+
+
+def test_hotspot_maps_ignore_training_mode_batchnorm(small_model):
+    x = small_model.features(torch.randn(2, 3, 64, 64))
+    with torch.no_grad():
+        eval_maps = small_model.hotspot_maps(x)
+    small_model.train()
+    try:
+        train_autograd = small_model.hotspot_maps(x, method="autograd")
+    finally:
+        small_model.eval()
+    assert (train_autograd - eval_maps).abs().max() / eval_maps.abs().max() < 1e-4
+
+
+def test_select_active_frame_hand_case():
+    # verb 1; per-step log-probs of class 1 peak at step 3, which is padding for sample 1 (length 2)
+    logits = torch.full((2, 4, 3), 0.0)
+    logits[:, 3, 1] = 5.0
+    logits[0, 1, 1] = 2.0
+    t = select_active_frame(logits, torch.tensor([1, 1]), torch.tensor([4, 2]))
+    assert t.tolist() == [3, 1]
+
+
+def test_anticipation_losses_formulas():
+    a, v, n = torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 2.0]]), torch.tensor([[0.0, 1.0]])
+    assert torch.allclose(anticipation_mse(a, v), torch.tensor([0.1 * (4 + 0) / 2]))
+    an, vn, nn_ = F.normalize(a), F.normalize(v), F.normalize(n)
+    expected = torch.clamp((an - vn).norm() - (an - nn_).norm() + 0.5, min=0)
+    assert torch.allclose(anticipation_triplet(a, v, n), expected.reshape(1), atol=1e-5)
+
+
+def test_loss_gradient_routing():
+    torch.manual_seed(0)
+    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64})
+    model.train()
+    frames = torch.randn(2, 3, 3, 64, 64)
+    inactive = torch.randn(2, 3, 64, 64)
+    lengths, verbs = torch.tensor([3, 2]), torch.tensor([0, 2])
+    losses = compute_losses(model, frames, lengths, verbs, inactive)
+    assert losses.cls.shape == losses.aux.shape == losses.ant.shape == (2,)
+
+    def grads(loss):
+        model.zero_grad()
+        loss.mean().backward(retain_graph=True)
+        return {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+    assert not any(n.startswith("project") for n in grads(losses.cls))
+    ant = grads(losses.ant)
+    assert ant and all(n.startswith("project") for n in ant)
+    assert {"fc.weight", "h0", "c0"} <= grads(losses.aux) and any(n.startswith("project") for n in grads(losses.aux))
+    assert not any(n.startswith("backbone") for n in grads(losses.total))
+    trip = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": "triplet"})
+    with pytest.raises(ValueError, match="negative"):
+        compute_losses(trip, frames, lengths, verbs, inactive)
+    assert compute_losses(trip, frames, lengths, verbs, inactive, negative=inactive).ant.shape == (2,)
