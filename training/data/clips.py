@@ -1,0 +1,235 @@
+"""Shared machinery of the training clip datasets: windows, frame checks, seeded per-sample RNG.
+
+* ``select_window``: which ``max_len`` frames of a clip to use (spec 4.1).
+* ``FrameIndex``: one ``os.listdir`` per frame folder, so entries can be checked against the files that
+  really exist (reference issue #5: a local ffmpeg may produce fewer frames than ``nframes``).
+* ``ClipDatasetBase``: frames -> (T,3,S,S) zero-padded window + true length; missing frames are
+  dropped from each clip at construction and counted (``missing_frames``, ``clamped_clips``), entries
+  whose frame folder is missing (or that keep no frame) are dropped and counted (``dropped_entries``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .transforms import ClipTransform, ImageTransform, pad_clip
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "select_window", "FrameIndex", "ClipItem", "FrameCheckReport", "ClipDatasetBase", "load_rgb",
+    "check_clip_frames", "resolve_path",
+]
+
+
+def resolve_path(root: Path, override: str | Path | None, default: str) -> Path:
+    """``root/default`` if no override, else the override (relative ones are taken under ``root``)."""
+    if override is None:
+        return root / default
+    p = Path(override)
+    return p if p.is_absolute() else root / p
+
+
+def select_window(
+    length: int, max_len: int, train: bool, rng: np.random.Generator | None = None
+) -> tuple[int, int]:
+    """``(start, count)`` of the frames to use from a clip of ``length`` frames.
+
+    Clips of at most ``max_len`` frames are used whole. Longer clips: training draws ``start`` uniformly
+    from ``[0, length - max_len)``; the upper bound is exclusive as in the reference, so the very last
+    window is never picked. Validation takes the centred window.
+    """
+    if length < 0 or max_len < 1:
+        raise ValueError(f"bad window request: length={length}, max_len={max_len}")
+    if length <= max_len:
+        return 0, length
+    if train:
+        if rng is None:
+            raise ValueError("a training window needs a numpy Generator")
+        return int(rng.integers(0, length - max_len)), max_len
+    return (length - max_len) // 2, max_len
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Open an image file as RGB (the file is closed before returning)."""
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+class FrameIndex:
+    """Caches the file names of frame folders (one listdir each) to test existence cheaply."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, frozenset[str] | None] = {}
+
+    def names(self, folder: str | Path) -> frozenset[str] | None:
+        """File names in ``folder``, or None if it is not a folder."""
+        key = str(folder)
+        if key not in self._cache:
+            try:
+                self._cache[key] = frozenset(os.listdir(key))
+            except (FileNotFoundError, NotADirectoryError):
+                self._cache[key] = None
+        return self._cache[key]
+
+
+@dataclass
+class ClipItem:
+    """One usable clip: existing frame files in order, its verb, key and dataset-specific extras."""
+
+    frames: list[str]
+    verb: int
+    key: str
+    extra: dict[str, Any]
+
+
+@dataclass
+class FrameCheckReport:
+    """Counts from checking annotation entries against the files on disk."""
+
+    entries: int = 0
+    dropped_entries: int = 0  # frame folder missing, or no listed frame exists
+    clamped_clips: int = 0  # clips that lost at least one listed frame
+    missing_frames: int = 0  # listed frame files not on disk (issue #5)
+
+    def summary(self, name: str, usable: int | None = None) -> str:
+        usable = self.entries - self.dropped_entries if usable is None else usable
+        return (
+            f"{name}: {usable}/{self.entries} clips usable; "
+            f"{self.dropped_entries} dropped (frame folder missing or empty); "
+            f"{self.missing_frames} listed frames missing on disk in {self.clamped_clips} clips "
+            f"(clamped to the frames that exist)"
+        )
+
+
+def check_clip_frames(
+    index: FrameIndex, folder: Path, names: Sequence[str], report: FrameCheckReport
+) -> list[str] | None:
+    """Existing frame paths of one clip (listed order kept), or None if the clip must be dropped."""
+    report.entries += 1
+    present = index.names(folder)
+    if present is None:
+        report.dropped_entries += 1
+        return None
+    kept = [str(folder / n) for n in names if n in present]
+    lost = len(names) - len(kept)
+    if lost:
+        report.clamped_clips += 1
+        report.missing_frames += lost
+    if not kept:
+        report.dropped_entries += 1
+        return None
+    return kept
+
+
+class ClipDatasetBase(Dataset):
+    """Base class: subclasses fill ``self.items`` and implement ``_inactive(index, item, rng)``."""
+
+    name = "clips"
+
+    def __init__(
+        self,
+        train: bool = True,
+        max_len: int = 8,
+        resize: int = 256,
+        crop: int = 224,
+        seed: int = 0,
+    ) -> None:
+        self.train = bool(train)
+        self.max_len = int(max_len)
+        self.crop = int(crop)
+        if int(seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.seed = int(seed)
+        self.epoch = 0
+        self.clip_transform = ClipTransform(self.train, resize, crop)
+        self.image_transform = ImageTransform(self.train, resize, crop)
+        self.items: list[ClipItem] = []
+        self.report = FrameCheckReport()
+
+    # Counters (also in self.report) ---------------------------------------------------------------
+    @property
+    def missing_frames(self) -> int:
+        return self.report.missing_frames
+
+    @property
+    def clamped_clips(self) -> int:
+        return self.report.clamped_clips
+
+    @property
+    def dropped_entries(self) -> int:
+        return self.report.dropped_entries
+
+    def counters(self) -> dict[str, int]:
+        """Data-quality counters, for logging."""
+        return {
+            "entries": self.report.entries, "dropped_entries": self.dropped_entries,
+            "clamped_clips": self.clamped_clips, "missing_frames": self.missing_frames,
+        }
+
+    def _finish_check(self) -> None:
+        """Log one summary line, and warn once if anything was dropped or clamped."""
+        msg = self.report.summary(self.name, len(self.items))
+        if self.report.dropped_entries or self.report.missing_frames:
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+        log.info(msg)
+        if not self.items:
+            raise RuntimeError(f"{self.name}: no usable clips ({msg})")
+
+    # Randomness -----------------------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Change the per-sample draws for a new epoch.
+
+        Call it before creating the epoch's DataLoader iterator: workers receive a copy of the dataset
+        when the iterator starts, so with ``persistent_workers=True`` the change would not reach them.
+        """
+        self.epoch = int(epoch)
+
+    def rng_for(self, index: int) -> np.random.Generator:
+        """Generator for sample ``index``: a pure function of (seed, epoch, index)."""
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+    # Dataset API ----------------------------------------------------------------------------------
+    @property
+    def labels(self) -> list[int]:
+        """Verb index of every item (for the class-balanced sampler)."""
+        return [it.verb for it in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load_window(self, item: ClipItem, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
+        """(max_len,3,S,S) zero-padded frames of the selected window, and the true length."""
+        start, count = select_window(len(item.frames), self.max_len, self.train, rng)
+        imgs = [load_rgb(p) for p in item.frames[start:start + count]]
+        frames = self.clip_transform(imgs, rng)
+        return pad_clip(frames, self.max_len), count
+
+    def _inactive(
+        self, index: int, item: ClipItem, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(positive inactive image, negative image), each (3,S,S)."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.items[index]
+        rng = self.rng_for(index)
+        frames, length = self.load_window(item, rng)
+        inactive, negative = self._inactive(index, item, rng)
+        return {
+            "frames": frames,
+            "length": length,
+            "verb": item.verb,
+            "inactive": inactive,
+            "negative": negative,
+            "key": item.key,
+        }
