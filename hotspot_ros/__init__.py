@@ -1,0 +1,1 @@
+"""ROS 2 node (rclpy) of interaction_hotspots."""

@@ -1,0 +1,66 @@
+"""Counters and rolling per-stage latency statistics of the node (plain Python, no ROS)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+STAGES = ("preprocess", "inference", "postprocess", "publish", "total")
+
+
+@dataclass
+class Counters:
+    """Everything the node drops or skips is counted here (and published on the stats topic)."""
+
+    frames_received: int = 0
+    frames_processed: int = 0
+    frames_dropped_stale: int = 0
+    frames_dropped_busy: int = 0
+    images_bad_encoding: int = 0
+    images_corrupt: int = 0
+    detections_unmatched: int = 0
+    boxes_degenerate: int = 0
+    objects_in_contact_skipped: int = 0
+    objects_moving_skipped: int = 0
+    objects_filtered: int = 0
+    objects_processed: int = 0
+    depth_unusable: int = 0
+    overlays_rendered: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class LatencyStats:
+    """Last ``window`` latencies of each stage, and the output rate."""
+
+    def __init__(self, window: int = 200) -> None:
+        self._lock = threading.Lock()
+        self._samples = {s: deque(maxlen=window) for s in STAGES}
+        self._outputs: deque[float] = deque(maxlen=window)
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._samples[stage].append(seconds * 1000.0)
+
+    def output(self) -> None:
+        with self._lock:
+            self._outputs.append(time.monotonic())
+
+    def percentiles(self) -> dict[str, tuple[float, float]]:
+        """Stage -> (p50, p95) in milliseconds (NaN before any sample)."""
+        with self._lock:
+            return {
+                s: (float(np.percentile(v, 50)), float(np.percentile(v, 95))) if v else (float("nan"), float("nan"))
+                for s, v in self._samples.items()
+            }
+
+    def rate_hz(self) -> float:
+        with self._lock:
+            if len(self._outputs) < 2:
+                return 0.0
+            span = self._outputs[-1] - self._outputs[0]
+            return (len(self._outputs) - 1) / span if span > 0 else 0.0

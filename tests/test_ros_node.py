@@ -1,0 +1,259 @@
+"""The hotspot node end to end: real rclpy processes over Fast DDS, a real model, real messages.
+
+Run by scripts/run_tests.sh inside a private network namespace (loopback only). Skipped where the ROS 2
+set-up (scripts/setup_ros.sh) has not been run.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("interaction_hotspots.msg")
+pytest.importorskip("vision_msgs.msg")
+
+import torch  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_env import ros_env  # noqa: E402,F401  (session fixture)
+
+from hotspot_core.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
+from hotspot_core.checkpoint import save_checkpoint  # noqa: E402
+from hotspot_core.model import build_model  # noqa: E402
+
+pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
+
+ACTIONS = ["hold", "rotate", "push"]
+H, W = 120, 160
+MUG = ("mug-1", "mug", 0.9, (60.0, 60.0, 40.0, 50.0))
+BOTTLE = ("bottle-7", "bottle", 0.7, (120.0, 70.0, 30.0, 60.0))
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64}), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def client(ros_env):
+    c = Client()
+    yield c
+    c.close()
+    if rclpy.ok():
+        rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def node(ros_env, model_path, tmp_path_factory, client):
+    log = tmp_path_factory.mktemp("log") / "node.log"
+    proc = start_node({"model_path": str(model_path), "stats_period_sec": 0.3, "box_padding": 0.1}, log_path=log)
+    try:
+        assert client.wait_for_node(), f"node never subscribed; log:\n{log.read_text()}"
+        yield proc
+    finally:
+        stop_node(proc)
+    assert proc.returncode is not None
+
+
+_stamp = [1000]
+
+
+def next_stamp() -> tuple[int, int]:
+    _stamp[0] += 1
+    return (_stamp[0], 250_000_000)
+
+
+def good_frame(boxes=(MUG, BOTTLE), **kw):
+    img = rgb_image(H, W, next_stamp(), frame_id="camera_color_optical_frame", **kw)
+    return img, detections(img.header, list(boxes))
+
+
+def test_end_to_end_header_actions_maps_rois(node, client):
+    img, dets = good_frame()
+    out = client.send_until_output(img, dets)
+    assert out is not None, "no HotspotArray came back"
+    assert out.header.stamp == img.header.stamp and out.header.frame_id == "camera_color_optical_frame"
+    assert list(out.action_names) == ACTIONS
+    assert client.spin_until(lambda: bool(client.actions), 10.0), "latched action names not received"
+    assert list(client.actions[-1].action_names) == ACTIONS
+    assert [o.detection_id for o in out.objects] == ["mug-1", "bottle-7"]  # highest score first
+    for obj, (det_id, cls, score, box) in zip(out.objects, (MUG, BOTTLE)):
+        roi = pad_and_clamp(center_size_to_xyxy(*box), 0.1, W, H)
+        assert (obj.roi.x_offset, obj.roi.y_offset, obj.roi.width, obj.roi.height) == (roi.x0, roi.y0, roi.width, roi.height)
+        assert obj.class_id == cls and math.isclose(obj.detection_score, score, rel_tol=1e-6)
+        assert obj.map_height == obj.map_width == 8  # 64 px input / stride 8
+        assert len(obj.maps) == len(ACTIONS) * 8 * 8 and list(obj.map_action_indices) == [0, 1, 2]
+        maps = np.asarray(obj.maps, np.float32)
+        assert np.isfinite(maps).all() and maps.max() <= 1.0 and maps.max() > 0
+        assert abs(sum(obj.action_scores) - 1) < 1e-4 and len(obj.map_max) == 3
+        assert len(obj.peaks) == 3
+        for p in obj.peaks:
+            assert roi.x0 <= p.u <= roi.x1 and roi.y0 <= p.v <= roi.y1 and not p.has_position
+
+
+def test_overlay_rendered_only_while_subscribed(node, client):
+    for _ in range(3):
+        assert client.send_until_output(*good_frame()) is not None
+    stats = client.latest_stats(time.time())
+    assert stats is not None and stats.frames_processed >= 3
+    assert stats.overlays_rendered == 0, "overlay drawn with nobody subscribed"
+    client.subscribe_overlay()
+    img, dets = good_frame()
+    client.spin_until(lambda: any(o.header.stamp == img.header.stamp for o in client.overlays), 60.0,
+                      step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)), period=0.3)
+    overlay = next((o for o in client.overlays if o.header.stamp == img.header.stamp), None)
+    assert overlay is not None, "no overlay while subscribed"
+    assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (H, W)
+    assert overlay.header.frame_id == img.header.frame_id
+    client.unsubscribe_overlay()
+    assert client.latest_stats(time.time()).overlays_rendered >= 1
+
+
+def test_runtime_parameter_changes(node, client):
+    results = client.set_parameters({"box_padding": 0.0})
+    assert results[0].successful
+    img, dets = good_frame(boxes=(MUG,))
+    out = client.send_until_output(img, dets)
+    roi = pad_and_clamp(center_size_to_xyxy(*MUG[3]), 0.0, W, H)
+    assert (out.objects[0].roi.x_offset, out.objects[0].roi.width) == (roi.x0, roi.width)
+
+    rejected = client.set_parameters({"box_padding": 2.0})
+    assert not rejected[0].successful and "box_padding" in rejected[0].reason
+
+    filtered_before = client.latest_stats(time.time()).objects_filtered
+    assert client.set_parameters({"object_classes": ["bottle"]})[0].successful
+    out = client.send_until_output(*good_frame())
+    assert [o.class_id for o in out.objects] == ["bottle"]
+    assert client.latest_stats(time.time()).objects_filtered > filtered_before
+    assert client.set_parameters({"object_classes": [""], "box_padding": 0.1})[0].successful
+
+
+def test_bad_inputs_are_logged_counted_and_survived(node, client):
+    base = client.latest_stats(time.time())
+
+    img, dets = good_frame()
+    img.encoding = "yuv422"
+    client.spin_until(lambda: False, 1.5, step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)))
+    img, dets = good_frame()
+    img.data = img.data[:-7]  # truncated payload
+    client.spin_until(lambda: False, 1.5, step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)))
+    empty = Image(encoding="rgb8")
+    empty.header.stamp.sec, empty.header.stamp.nanosec = next_stamp()
+    client.spin_until(lambda: False, 1.5, step=lambda: (client.image_pub.publish(empty), client.det_pub.publish(detections(empty.header, [MUG]))))
+
+    # boxes: zero-sized, entirely outside the image, NaN centre -- and one good box, which must still come out
+    bad_boxes = [("z", "mug", 0.9, (50.0, 50.0, 0.0, 10.0)), ("o", "mug", 0.9, (900.0, 900.0, 20.0, 20.0)),
+                 ("n", "mug", 0.9, (float("nan"), 10.0, 5.0, 5.0)), ("ok", "mug", 0.5, (80.0, 60.0, 30.0, 30.0))]
+    out = client.send_until_output(*good_frame(boxes=bad_boxes))
+    assert out is not None and [o.detection_id for o in out.objects] == ["ok"]
+
+    # detections whose image never comes: unmatched once newer images have arrived
+    orphan = detections(rgb_image(H, W, (5, 0)).header, [MUG])
+    client.det_pub.publish(orphan)
+    for _ in range(3):
+        assert client.send_until_output(*good_frame()) is not None, "node stopped answering after bad input"
+
+    stats = client.latest_stats(time.time())
+    assert stats.images_bad_encoding > base.images_bad_encoding
+    assert stats.images_corrupt >= base.images_corrupt + 2  # truncated + empty
+    assert stats.boxes_degenerate >= base.boxes_degenerate + 3
+    assert stats.detections_unmatched > base.detections_unmatched
+    assert node.poll() is None, "node process died"
+
+
+@pytest.fixture()
+def ns_client(ros_env, request):
+    """A client in a namespace of its own, so this test's node is the only one it talks to."""
+    c = Client(name="ns_client", namespace="/" + request.node.name[5:25])
+    yield c
+    c.close()
+
+
+def test_lifecycle_transitions_and_model_errors(model_path, tmp_path, ns_client):
+    client = ns_client
+    log = tmp_path / "node.log"
+    proc = start_node({"model_path": str(tmp_path / "absent.safetensors"), "stats_period_sec": 0.3},
+                      extra_args=["--no-autostart"], log_path=log, namespace=client.node.get_namespace())
+    try:
+        assert client.spin_until(lambda: _has_service(client), 90.0), "lifecycle services never appeared"
+        assert client.get_state() == "unconfigured"
+        assert not client.change_state(Transition.TRANSITION_CONFIGURE)  # model file missing
+        assert client.get_state() == "unconfigured"
+        assert "cannot load model" in log.read_text() and "absent.safetensors" in log.read_text()
+
+        assert client.set_parameters({"model_path": str(model_path)})[0].successful
+        assert client.change_state(Transition.TRANSITION_CONFIGURE)
+        assert client.get_state() == "inactive"
+        img, dets = good_frame()
+        assert client.send_until_output(img, dets, timeout=3.0) is None  # inactive: not subscribed, no output
+
+        assert client.change_state(Transition.TRANSITION_ACTIVATE) and client.get_state() == "active"
+        assert client.send_until_output(*good_frame()) is not None
+
+        assert client.change_state(Transition.TRANSITION_DEACTIVATE) and client.get_state() == "inactive"
+        assert client.send_until_output(*good_frame(), timeout=3.0) is None
+        assert client.change_state(Transition.TRANSITION_ACTIVATE)  # reloads the freed model
+        assert client.send_until_output(*good_frame()) is not None
+
+        assert client.change_state(Transition.TRANSITION_DEACTIVATE)
+        assert client.change_state(Transition.TRANSITION_CLEANUP) and client.get_state() == "unconfigured"
+        assert client.change_state(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN) and client.get_state() == "finalized"
+        assert proc.poll() is None
+    finally:
+        stop_node(proc)
+
+
+def _has_service(client) -> bool:
+    return any(name == client.target + "/change_state" for name, _ in client.node.get_service_names_and_types())
+
+
+def test_depth_gives_3d_peaks_and_nan_depth_is_survived(model_path, tmp_path, ns_client):
+    client = ns_client
+    proc = start_node({"model_path": str(model_path), "use_depth": True, "stats_period_sec": 0.3},
+                      log_path=tmp_path / "node.log", namespace=client.node.get_namespace())
+    try:
+        assert client.wait_for_node()
+        info = CameraInfo(width=W, height=H)
+        info.k = [100.0, 0.0, 80.0, 0.0, 100.0, 60.0, 0.0, 0.0, 1.0]
+
+        def depth_msg(header, values: np.ndarray) -> Image:
+            d = Image(header=header, height=H, width=W, encoding="32FC1", step=W * 4)
+            d.data = values.astype(np.float32).tobytes()
+            return d
+
+        img, dets = good_frame(boxes=(MUG,))
+        depth = depth_msg(img.header, np.full((H, W), 0.8, np.float32))
+
+        def send():
+            client.info_pub.publish(info)
+            client.depth_pub.publish(depth)
+            client.image_pub.publish(img)
+            client.det_pub.publish(dets)
+
+        assert client.spin_until(lambda: any(m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position
+                                             for m in client.hotspots), 60.0, step=send, period=0.3)
+        out = next(m for m in client.hotspots if m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position)
+        for p in out.objects[0].peaks:
+            assert p.has_position and math.isclose(p.position.z, 0.8, rel_tol=1e-5)
+            assert math.isclose(p.position.x, (p.u - 0.5 - 80.0) * 0.8 / 100.0, rel_tol=1e-4, abs_tol=1e-6)
+
+        img, dets = good_frame(boxes=(MUG,))
+        depth = depth_msg(img.header, np.full((H, W), np.nan, np.float32))
+        assert client.spin_until(lambda: any(m.header.stamp == img.header.stamp for m in client.hotspots), 60.0,
+                                 step=send, period=0.3)
+        out = next(m for m in client.hotspots if m.header.stamp == img.header.stamp)
+        assert not any(p.has_position for p in out.objects[0].peaks)
+        assert proc.poll() is None
+    finally:
+        stop_node(proc)
