@@ -1,0 +1,128 @@
+"""Record the hotspot node's outputs: a rosbag2-compatible MCAP plus overlay PNGs, and a summary.
+
+Stops after ``--expect`` hotspot messages, or once nothing new arrived for ``--idle`` seconds after the
+first one, or after ``--timeout`` seconds; then writes summary.json and prints it.
+
+    python -m hotspot_ros.recorder --output outputs/demo --expect 18
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
+
+from interaction_hotspots.msg import HotspotArray, HotspotStats
+
+from .image_codec import image_to_rgb
+from .mcap_writer import McapRecorder
+
+
+class Recorder(Node):
+    def __init__(self, output: Path, overlays: bool = True) -> None:
+        super().__init__("hotspot_recorder")
+        self.output = output
+        (output / "overlays").mkdir(parents=True, exist_ok=True)
+        self.bag = McapRecorder(output / "hotspots.mcap")
+        self.hotspots = 0
+        self.objects = 0
+        self.e2e_ms: list[float] = []
+        self.last_stats: HotspotStats | None = None
+        self.last_message = None
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.create_subscription(HotspotArray, "hotspots", self._on_hotspots, reliable)
+        self.create_subscription(HotspotArray, "hotspots/actions", lambda m: self._record("/hotspots/actions", m), latched)
+        self.create_subscription(MarkerArray, "hotspots/markers", lambda m: self._record("/hotspots/markers", m), reliable)
+        self.create_subscription(HotspotStats, "hotspots/stats", self._on_stats, reliable)
+        if overlays:
+            self.create_subscription(Image, "hotspots/overlay", self._on_overlay, reliable)
+
+    def _record(self, topic: str, msg) -> None:
+        self.bag.write(topic, msg, time.time_ns())
+
+    def _on_hotspots(self, msg: HotspotArray) -> None:
+        now = time.time_ns()
+        self.bag.write("/hotspots", msg, now)
+        self.hotspots += 1
+        self.objects += len(msg.objects)
+        self.e2e_ms.append((now - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)) / 1e6)
+        self.last_message = time.monotonic()
+
+    def _on_stats(self, msg: HotspotStats) -> None:
+        self._record("/hotspots/stats", msg)
+        self.last_stats = msg
+
+    def _on_overlay(self, msg: Image) -> None:
+        self._record("/hotspots/overlay", msg)
+        stamp = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
+        cv2.imwrite(str(self.output / "overlays" / f"overlay_{stamp}.png"), image_to_rgb(msg)[..., ::-1])
+
+    def summary(self) -> dict:
+        s = self.last_stats
+        out = {
+            "hotspot_messages": self.hotspots,
+            "objects": self.objects,
+            "end_to_end_latency_ms": {
+                "p50": float(np.percentile(self.e2e_ms, 50)) if self.e2e_ms else None,
+                "p95": float(np.percentile(self.e2e_ms, 95)) if self.e2e_ms else None,
+            },
+            "mcap": str(self.output / "hotspots.mcap"),
+            "messages_per_topic": dict(self.bag.counts),
+            "overlay_pngs": len(list((self.output / "overlays").glob("*.png"))),
+        }
+        if s is not None:
+            out["node"] = {
+                "frames_received": s.frames_received, "frames_processed": s.frames_processed,
+                "frames_dropped_busy": s.frames_dropped_busy, "frames_dropped_stale": s.frames_dropped_stale,
+                "objects_processed": s.objects_processed,
+                "latency_ms": {name: {"p50": p50, "p95": p95}
+                               for name, p50, p95 in zip(s.stage_names, s.latency_p50_ms, s.latency_p95_ms)},
+            }
+        return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--expect", type=int, default=0, help="stop after this many hotspot messages (0: no limit)")
+    parser.add_argument("--idle", type=float, default=8.0)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--no-overlays", action="store_true")
+    args, ros_args = parser.parse_known_args(argv)
+    rclpy.init(args=ros_args or None)
+    node = Recorder(args.output, overlays=not args.no_overlays)
+    deadline = time.monotonic() + args.timeout
+    try:
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if args.expect and node.hotspots >= args.expect:
+                # one more stats period so the summary includes the last frames' latencies
+                settle = time.monotonic() + 1.5
+                while time.monotonic() < settle:
+                    rclpy.spin_once(node, timeout_sec=0.1)
+                break
+            if node.last_message is not None and time.monotonic() - node.last_message > args.idle:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.bag.close()
+        summary = node.summary()
+        (args.output / "summary.json").write_text(json.dumps(summary, indent=1))
+        node.destroy_node()
+        rclpy.shutdown()
+    print(json.dumps(summary))
+    return 0 if summary["hotspot_messages"] > 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
