@@ -139,6 +139,27 @@ def test_runtime_parameter_changes(node, client):
     assert client.set_parameters({"object_classes": [""], "box_padding": 0.1})[0].successful
 
 
+def test_objects_in_a_hand_and_moving_objects_are_skipped(node, client):
+    base = client.latest_stats(time.time())
+    hand = ("h-1", "hand", 0.8, (85.0, 60.0, 20.0, 20.0))  # touches the mug (x 40..80 -> hand 75..95)
+    out = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE, hand)))
+    assert [o.class_id for o in out.objects] == ["bottle"], "the mug in a hand (and the hand) must be skipped"
+    assert client.latest_stats(time.time()).objects_in_contact_skipped > base.objects_in_contact_skipped
+
+    assert client.set_parameters({"stability_frames": 2})[0].successful
+    try:
+        first = client.send_until_output(*good_frame(boxes=(MUG,)))
+        assert first.objects == []  # no history yet: not known to be at rest
+        moved = ("mug-1", "mug", 0.9, (100.0, 60.0, 40.0, 50.0))
+        outs = [client.send_until_output(*good_frame(boxes=(moved if i % 2 else MUG,))) for i in range(3)]
+        assert all(o.objects == [] for o in outs), "a moving box is never at rest"
+        outs = [client.send_until_output(*good_frame(boxes=(MUG,))) for _ in range(3)]
+        assert outs[-1].objects and outs[-1].objects[0].detection_id == "mug-1"
+        assert client.latest_stats(time.time()).objects_moving_skipped > base.objects_moving_skipped
+    finally:
+        assert client.set_parameters({"stability_frames": 0})[0].successful
+
+
 def test_bad_inputs_are_logged_counted_and_survived(node, client):
     base = client.latest_stats(time.time())
 
@@ -192,7 +213,7 @@ def test_lifecycle_transitions_and_model_errors(model_path, tmp_path, ns_client)
         assert client.get_state() == "unconfigured"
         assert "cannot load model" in log.read_text() and "absent.safetensors" in log.read_text()
 
-        assert client.set_parameters({"model_path": str(model_path)})[0].successful
+        assert client.set_parameters({"model_path": str(model_path), "input_qos": "reliable"})[0].successful
         assert client.change_state(Transition.TRANSITION_CONFIGURE)
         assert client.get_state() == "inactive"
         img, dets = good_frame()
@@ -200,6 +221,10 @@ def test_lifecycle_transitions_and_model_errors(model_path, tmp_path, ns_client)
 
         assert client.change_state(Transition.TRANSITION_ACTIVATE) and client.get_state() == "active"
         assert client.send_until_output(*good_frame()) is not None
+        # a best-effort camera against the reliable subscription: nothing can arrive, and the node says why
+        best_effort = client.node.create_publisher(Image, "image", rclpy.qos.qos_profile_sensor_data)
+        assert client.spin_until(lambda: "incompatible" in log.read_text(), 30.0), "no QoS incompatibility warning"
+        client.node.destroy_publisher(best_effort)
 
         assert client.change_state(Transition.TRANSITION_DEACTIVATE) and client.get_state() == "inactive"
         assert client.send_until_output(*good_frame(), timeout=3.0) is None
