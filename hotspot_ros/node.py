@@ -34,7 +34,7 @@ from vision_msgs.msg import Detection2DArray
 
 from interaction_hotspots.msg import HotspotArray, HotspotStats
 
-from hotspot_core.boxes import center_size_to_xyxy, pad_and_clamp
+from hotspot_core.boxes import Roi, center_size_to_xyxy, pad_and_clamp
 from hotspot_core.checkpoint import CheckpointError
 from hotspot_core.config import ConfigError
 from hotspot_core.geometry import deproject, depth_at
@@ -165,8 +165,6 @@ class HotspotNode(LifecycleNode):
                 return TransitionCallbackReturn.FAILURE
         t0 = time.perf_counter()
         blank = np.zeros((self.predictor.input_size, self.predictor.input_size, 3), np.uint8)
-        from hotspot_core.boxes import Roi
-
         for _ in range(self.settings.warmup_runs):
             self.predictor.predict(blank, [Roi(0, 0, blank.shape[1], blank.shape[0])])
         self.get_logger().info(f"warm-up {1000 * (time.perf_counter() - t0):.0f} ms")
