@@ -30,7 +30,9 @@ class ModelConfig:
     mean, std: per-channel normalisation applied to RGB images in [0, 1].
     ant_loss: 'mse' (OPRA), 'triplet' (EPIC) or 'none' (no anticipation: the LSTM+Grad-CAM baseline;
         hotspot maps then skip F_ant, as the reference's ``ic_classifier`` does).
-    backbone_weights: optional local file with ImageNet weights for the backbone (nothing downloads).
+    backbone_weights: optional local file with ImageNet weights for the backbone (nothing downloads), or
+        ``"packaged"``: the weights shipped inside the backbone's pip package. Checkpoints of a
+        ``"packaged"`` model omit the frozen backbone tensors and load them from the package instead.
     """
 
     backbone: str
@@ -64,6 +66,8 @@ class ModelConfig:
             object.__setattr__(self, name, value)
         if any(s <= 0 for s in self.std):
             raise ConfigError(f"std values must be > 0, got {self.std!r}")
+        if self.backbone_weights == "packaged" and BACKBONES[self.backbone].packaged_weights is None:
+            raise ConfigError(f"backbone {self.backbone!r} has no packaged weights (backbone_weights='packaged')")
         if self.ant_loss not in ANT_LOSSES:
             raise ConfigError(f"ant_loss must be one of {ANT_LOSSES}, got {self.ant_loss!r}")
         object.__setattr__(self, "extra", dict(self.extra))
@@ -84,6 +88,11 @@ class ModelConfig:
         from .backbones import BACKBONES
 
         return self.input_size // BACKBONES[self.backbone].stride
+
+    @property
+    def packaged_backbone(self) -> bool:
+        """True when the backbone weights come from an installed package, not from checkpoints."""
+        return self.backbone_weights == "packaged"
 
     @property
     def use_anticipation(self) -> bool:

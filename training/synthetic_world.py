@@ -26,6 +26,10 @@ rotate -> cap/lid/knob, push -> button, pull -> knob/lid, touch -> blade/screen,
 
 Everything is a pure function of ``--seed`` and the size flags: the same arguments give a byte-identical
 ``annotations.json`` and identical images.
+
+``--dan-labels`` adds what the Dual Attention Network trains and is evaluated on (action and object labels,
+two-object actions, untouched second objects, per-frame object and hand boxes): see
+``training/synthetic_dan.py``. Without it the output is exactly what it was before that flag existed.
 """
 from __future__ import annotations
 
@@ -476,9 +480,13 @@ def _ease(x: float) -> float:
 
 
 def render_clip(
-    inst: Instance, verb: str, nframes: int, size: int, rng: np.random.Generator
+    inst: Instance, verb: str, nframes: int, size: int, rng: np.random.Generator, record: Any | None = None
 ) -> list[np.ndarray]:
-    """``nframes`` BGR frames (size x size) of a hand performing ``verb`` on the instance."""
+    """``nframes`` BGR frames (size x size) of a hand performing ``verb`` on the instance.
+
+    ``record`` (DAN labels, ``training.synthetic_dan.ClipRecord``) may add a static object to the
+    background and collects per-frame boxes; it draws from its own RNG, so ``rng`` sees the same calls.
+    """
     cat = inst.category
     part = cat.part(cat.verbs[verb])
     bg = textured_background(size, size, rng)
@@ -488,6 +496,8 @@ def render_clip(
     lift = rng.uniform(0.12, 0.22)  # object units, pick up / put down
     pose = _fit_in_frame(inst, pose, size, lift * obj_size if verb in ("pick up", "put down") else 0.0)
     draw_distractors(bg, rng, (pose.cx, pose.cy, 0.55 * obj_size), int(rng.integers(2, 6)))
+    if record is not None:
+        record.background(bg, inst, pose, obj_size)
 
     # Hand comes from outside the object towards the part (from below/side when the part is central).
     anchor = part_anchor_px(inst, pose, part)
@@ -537,6 +547,8 @@ def render_clip(
         c, s = math.cos(hand_rot), math.sin(hand_rot)
         hu = np.array([c * u[0] - s * u[1], s * u[0] + c * u[1]])
         draw_hand(img, tip, hu, hand_size, skin, grip=grip * (q if t >= n_approach else 0.0))
+        if record is not None:
+            record.frame(inst, fpose, {part.name: st}, tip, hu, hand_size, t >= n_approach)
         frames.append(img)
     return frames
 
@@ -564,6 +576,11 @@ class WorldConfig:
     short_clip_frac: float = 0.0
     write_mp4: bool = False
     jpeg_quality: int = 90
+    # Dual Attention Network labels (training.synthetic_dan). Off by default: the defaults leave the
+    # world byte-identical to a generator without these fields.
+    dan_labels: bool = False
+    dan_two_object_clips: int = 4  # per source category and split ("pour into", "put into"); dan only
+    dan_extra_object_prob: float = 0.5  # single-object clips: chance of an untouched second object
 
     def __post_init__(self) -> None:
         if self.split not in ("seen", "novel"):
@@ -582,6 +599,8 @@ class WorldConfig:
                 raise ValueError(f"{k} must be >= 1")
         if not 0 <= self.empty_points_frac <= 1 or not 0 <= self.short_clip_frac <= 1:
             raise ValueError("fractions must be in [0, 1]")
+        if self.dan_two_object_clips < 0 or not 0 <= self.dan_extra_object_prob <= 1:
+            raise ValueError("dan_two_object_clips must be >= 0 and dan_extra_object_prob in [0, 1]")
 
     def category_split(self) -> tuple[list[str], list[str]]:
         """(train categories, test categories)."""
@@ -722,7 +741,9 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
             start, dur = f"{t0[p]:.1f}", f"{nframes / FPS:.1f}"
             t0[p] += nframes / FPS
             clip = [ch, cat_name, image[2], start, dur]
-            frames = render_clip(inst, verb, nframes, S, rng)
+            record = dan.ClipRecord(S, _rng(cfg.seed, 7, nouns.index(cat_name), key, j), dan_others(cat_name, key),
+                                    cfg.dan_extra_object_prob) if dan else None
+            frames = render_clip(inst, verb, nframes, S, rng, record)
             folder = out / "frames" / Path(*clip[:3]) / f"{start}_{dur}.mp4"
             for i, f in enumerate(frames, start=1):
                 _write_jpg(folder / ("image-%08d.jpg" % i), f, cfg.jpeg_quality)
@@ -730,17 +751,40 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
                 mp4_failed += 1
             entries.append({"clip": clip, "nframes": nframes, "verb": VERBS.index(verb),
                             "noun": nouns.index(cat_name), "image": image, "part": cat.verbs[verb]})
+            if record is not None:
+                entries[-1].update(record.labels(verb, nouns.index(cat_name)))
         return entries
 
+    def dan_others(cat_name: str, key: int) -> list[tuple[int, Category]]:
+        pool = train_cats if key == 0 else test_cats
+        return [(nouns.index(c), CATEGORY_BY_NAME[c]) for c in pool if c != cat_name]
+
+    def write_frames(clip: list[str], frames: list[np.ndarray]) -> None:
+        nonlocal mp4_failed
+        folder = out / "frames" / Path(*clip[:3]) / f"{clip[3]}_{clip[4]}.mp4"
+        for i, f in enumerate(frames, start=1):
+            _write_jpg(folder / ("image-%08d.jpg" % i), f, cfg.jpeg_quality)
+        if cfg.write_mp4 and not _write_mp4(out / "clips" / Path(*clip[:3]) / f"{clip[3]}_{clip[4]}.mp4", frames):
+            mp4_failed += 1
+
+    dan = None
+    if cfg.dan_labels:
+        from . import synthetic_dan as dan  # late: it builds on this module
+
+        annots["dan_actions"] = list(dan.DAN_ACTIONS)
     for cat_name in train_cats:
         prods = make_products(cat_name, cfg.products_per_category, "", 0)
         annots["train_clips"] += clip_entries(prods, cat_name, cfg.clips_per_category, 0)
         annots["train_images"] += image_entries(prods, cat_name, 0)
+        if dan:
+            annots["train_clips"] += dan.two_object_entries(cfg, prods, cat_name, train_cats, 0, write_frames)
     for cat_name in test_cats:
         prods = make_products(cat_name, cfg.test_per_category, "t", 1)
         annots["test_images"] += image_entries(prods, cat_name, 1)
         if cfg.test_clips_per_category:
             annots["test_clips"] += clip_entries(prods, cat_name, cfg.test_clips_per_category, 1)
+        if dan and cfg.test_clips_per_category:
+            annots["test_clips"] += dan.two_object_entries(cfg, prods, cat_name, test_cats, 1, write_frames)
 
     # ~empty_points_frac of the image entries carry no points, as in OPRA (their GT map is all zero).
     for key, lst in (("train", annots["train_images"]), ("test", annots["test_images"])):
@@ -757,7 +801,8 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
         (out / "frames" / Path(*e["clip"][:3]) / f"{e['clip'][3]}_{e['clip'][4]}.mp4" /
          ("image-%08d.jpg" % e["nframes"])).unlink()
 
-    args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()}
+    args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()
+            if cfg.dan_labels or not k.startswith("dan_")}  # no new keys in a default world's json
     annots.update({
         "split": cfg.split, "seed": cfg.seed,
         "categories": nouns, "train_categories": train_cats, "test_categories": test_cats,
@@ -806,6 +851,10 @@ def _readme(cfg: WorldConfig, annots: dict[str, Any]) -> str:
     if annots["short_clips"]:
         lines += ["", f"{len(annots['short_clips'])} train clips miss their last frame on disk "
                       "(nframes unchanged; reference issue #5 stand-in)."]
+    if cfg.dan_labels:
+        from .synthetic_dan import readme_lines
+
+        lines += readme_lines(annots)
     return "\n".join(lines) + "\n"
 
 
@@ -833,6 +882,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--short-clip-frac", type=float, default=d.short_clip_frac,
                    help="fraction of train clips written one frame short of nframes (issue #5)")
     p.add_argument("--write-mp4", action="store_true", help="also write clips/<...>.mp4 (OpenCV mp4v)")
+    p.add_argument("--dan-labels", action="store_true",
+                   help="Dual Attention Network labels: action/object labels, two-object actions, untouched "
+                        "second objects, per-frame object and hand boxes (see training/synthetic_dan.py)")
+    p.add_argument("--dan-two-object-clips", type=int, default=d.dan_two_object_clips,
+                   help="with --dan-labels: two-object clips per source category and split")
+    p.add_argument("--dan-extra-object-prob", type=float, default=d.dan_extra_object_prob,
+                   help="with --dan-labels: chance that a single-object clip shows an untouched second object")
     p.add_argument("--overwrite", action="store_true", help="delete --out first if it exists")
     return p
 
@@ -847,7 +903,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_per_category=args.test_per_category, test_clips_per_category=args.test_clips_per_category,
         image_size=args.image_size, min_frames=args.min_frames, max_frames=args.max_frames,
         annotators=args.annotators, empty_points_frac=args.empty_points_frac,
-        short_clip_frac=args.short_clip_frac, write_mp4=args.write_mp4,
+        short_clip_frac=args.short_clip_frac, write_mp4=args.write_mp4, dan_labels=args.dan_labels,
+        dan_two_object_clips=args.dan_two_object_clips, dan_extra_object_prob=args.dan_extra_object_prob,
     )
     if args.overwrite and args.out.exists():
         shutil.rmtree(args.out)

@@ -66,7 +66,9 @@ class DatasetConfig:
             raise ConfigError(f"dataset name must be one of {DATASET_NAMES}, got {self.name!r}")
         if self.root is None or str(self.root) == "":
             raise ConfigError("dataset 'root' is required")
-        object.__setattr__(self, "root", Path(self.root).expanduser())
+        # Absolute now, so a relative root means the current directory's, as documented, and the derived
+        # paths (annotations_path ...) are not re-joined onto the root by the datasets' path resolution.
+        object.__setattr__(self, "root", Path(self.root).expanduser().absolute())
         for key in ("annotations", "frames_dir", "images_dir"):
             v = getattr(self, key)
             if v is not None:

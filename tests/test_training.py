@@ -1,0 +1,250 @@
+"""Offline training and evaluation on a tiny synthetic world: config, loss, resume, cache, DDP, eval, viz."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hotspot_core.backbones import FrozenTrunk
+from hotspot_core.checkpoint import CheckpointError, read_metadata
+from hotspot_core.config import ConfigError
+from hotspot_core.model import load_model
+from hotspot_core.overlay import action_colour
+from training import evaluate as evaluate_cli
+from training import visualise as visualise_cli
+from training.config import TrainConfig, build_parser, config_from_args, default_milestones
+from training.data.config import DatasetConfig
+from training.direct_cls import load_direct_cls
+from training.distributed import DistributedClassBalancedSampler
+from training.synthetic_world import WorldConfig, generate_world
+from training.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKBONE = dict(backbone="efficientnet_lite0_dilated", backbone_weights="packaged")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("world") / "w"
+    generate_world(out, WorldConfig(seed=0, categories=("mug", "bottle", "drawer", "lamp"), products_per_category=1,
+                                    clips_per_category=3, test_per_category=1, image_size=96, min_frames=3,
+                                    max_frames=5))
+    return out
+
+
+def tiny_config(world: Path, out_dir: Path, **kw) -> TrainConfig:
+    data = DatasetConfig(name="opra", root=world, crop=kw.pop("crop", 64), resize=kw.pop("resize", 72), max_len=4)
+    base = dict(dataset=data, out_dir=out_dir, epochs=2, batch_size=4, num_workers=0, progress=False,
+                tensorboard=False, threads=1, log_every=1, milestones=(), **BACKBONE)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_config_validation_defaults_and_cli(tmp_path):
+    data = {"name": "opra", "root": str(tmp_path)}
+    cfg = TrainConfig.from_dict({"dataset": data, "out_dir": str(tmp_path / "run")})
+    assert cfg.milestones == (15,) and cfg.ant_loss == "mse" and cfg.lr == 1e-4 and cfg.weight_decay == 5e-4
+    assert TrainConfig.from_dict({"dataset": {**data, "name": "epic"}, "out_dir": "r"}).ant_loss == "triplet"
+    assert default_milestones(60) == (45,) and default_milestones(8) == (6,) and default_milestones(1) == ()
+    bad = [
+        ({"method": "svm"}, "method must be one of"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"milestones": [5, 3]}, "strictly increasing"),
+        ({"milestones": [20]}, "strictly increasing"),
+        ({"lr": -1.0}, "lr > 0"),
+        ({"amp": "int8"}, "amp must be one of"),
+        ({"batch_size": 2.5}, "batch_size must be an int"),
+        ({"backbone": "vgg16"}, "unknown backbone"),
+        ({"learning_rate": 1.0}, "unknown training config keys"),
+    ]
+    for override, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            TrainConfig.from_dict({"dataset": data, "out_dir": "r", **override})
+    with pytest.raises(ConfigError, match="needs 'dataset' and 'out_dir'"):
+        TrainConfig.from_dict({"dataset": data})
+    yaml_path = tmp_path / "t.yaml"
+    yaml_path.write_text(yaml.safe_dump({"out_dir": "from_yaml", "epochs": 8, "dataset": {**data, "crop": 160, "resize": 182}}))
+    args = build_parser().parse_args(["--config", str(yaml_path), "--epochs", "4", "--crop", "128", "--ant-loss", "none",
+                                      "--backbone-weights", "none", "--no-tensorboard"])
+    cfg = config_from_args(args)
+    assert (cfg.epochs, cfg.input_size, cfg.dataset.resize, cfg.ant_loss) == (4, 128, 182, "none")
+    assert cfg.out_dir == Path("from_yaml") and cfg.backbone_weights is None and cfg.tensorboard is False
+    assert cfg.milestones == (3,)  # scaled to the flag's epoch count
+
+
+def test_distributed_sampler_is_balanced_seeded_and_split():
+    labels = [0] * 90 + [1] * 10
+    one = DistributedClassBalancedSampler(labels, seed=3)
+    one.set_epoch(2)
+    draw = list(one)
+    assert draw == list(one) and len(draw) == 100
+    assert 35 < sum(labels[i] for i in draw) < 65  # ~50% of the rare class instead of 10%
+    halves = [DistributedClassBalancedSampler(labels, 2, r, seed=3) for r in (0, 1)]
+    for h in halves:
+        h.set_epoch(2)
+    assert sorted(list(halves[0]) + list(halves[1])) == sorted(draw)
+    one.set_epoch(3)
+    assert list(one) != draw
+
+
+def test_training_lowers_the_loss_and_is_reproducible(world, tmp_path):
+    cfg = tiny_config(world, tmp_path / "a", epochs=14, cache_features=tmp_path / "cache", cache_views=1)
+    first = train(cfg)
+    losses = first.epoch_losses
+    assert len(first.step_losses) == 14 * 3 and all(np.isfinite(first.step_losses))
+    assert np.mean(losses[-2:]) < 0.88 * losses[0], losses
+    again = train(tiny_config(world, tmp_path / "b", epochs=14, cache_features=tmp_path / "cache", cache_views=1))
+    assert again.step_losses == first.step_losses and again.weights_sha256 == first.weights_sha256
+    cfg_saved, extra = read_metadata(tmp_path / "a" / "model.safetensors")
+    assert extra["epoch"] == 14 and cfg_saved.actions[:2] == ("hold", "touch")
+    assert sorted(p.name for p in (tmp_path / "a").glob("epoch_*.safetensors")) == ["epoch_013.safetensors", "epoch_014.safetensors"]
+    lines = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert sum("epoch_seconds" in x for x in lines) == 14
+
+
+def test_resume_continues_from_the_saved_epoch(world, tmp_path):
+    cache = tmp_path / "cache"
+    straight = train(tiny_config(world, tmp_path / "straight", epochs=3, cache_features=cache))
+    train(tiny_config(world, tmp_path / "split", epochs=2, cache_features=cache))
+    resumed = train(tiny_config(world, tmp_path / "split", epochs=3, cache_features=cache), resume=True)
+    assert resumed.epochs_run == 1
+    assert resumed.epoch_losses == straight.epoch_losses[2:]
+    assert resumed.weights_sha256 == straight.weights_sha256
+    assert read_metadata(tmp_path / "split" / "model.safetensors")[1]["epoch"] == 3
+    with pytest.raises(ConfigError, match="model config"):
+        train(tiny_config(world, tmp_path / "split", epochs=4, cache_features=cache, ant_loss="none"), resume=True)
+
+
+def test_feature_cache_is_reused_matches_images_and_is_invalidated(world, tmp_path, caplog):
+    calls = []
+
+    def count(module, inputs, output):
+        if isinstance(module, FrozenTrunk):
+            calls.append(inputs[0].shape[0])
+
+    handle = torch.nn.modules.module.register_module_forward_hook(count)
+    caplog.set_level(logging.INFO, logger="training")
+    try:
+        plain = train(tiny_config(world, tmp_path / "plain"))
+        assert len(calls) > 0
+        calls.clear()
+        cached = train(tiny_config(world, tmp_path / "c1", cache_features=tmp_path / "cache"))
+        assert "none yet, building" in caplog.text and len(calls) > 0
+        calls.clear()
+        caplog.clear()
+        # Second run on the same cache: the backbone never runs, in any epoch.
+        again = train(tiny_config(world, tmp_path / "c2", cache_features=tmp_path / "cache"))
+        assert "feature cache hit" in caplog.text and calls == []
+        caplog.clear()
+        train(tiny_config(world, tmp_path / "c3", cache_features=tmp_path / "cache", crop=72, resize=80, epochs=1))
+        assert "is stale (input_size: 64 -> 72" in caplog.text and "rebuilding" in caplog.text and len(calls) > 0
+    finally:
+        handle.remove()
+    # View v of the cache is exactly epoch v's augmented input, so the losses match image training.
+    np.testing.assert_allclose(cached.epoch_losses, plain.epoch_losses, rtol=2e-3)
+    assert again.step_losses == cached.step_losses
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    assert meta["key"]["input_size"] == 72 and meta["feature_shape"] == [112, 9, 9]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_with_two_cpu_processes(world, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
+           "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), "-m", "training.train", "--data-name", "opra", "--data-root", str(world),
+           "--crop", "64", "--resize", "72", "--max-len", "4", "--out-dir", str(out), "--epochs", "1",
+           "--batch-size", "4", "--num-workers", "0", "--no-progress", "--no-tensorboard", "--threads", "1",
+           "--backbone", "efficientnet_lite0_dilated", "--backbone-weights", "packaged",
+           "--cache-features", str(tmp_path / "cache"), "--log-every", "1"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((out / "ranks" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world_size"] == 2 and ranks[0]["params_sha256"] == ranks[1]["params_sha256"]
+    assert ranks[0]["epoch_losses"] == ranks[1]["epoch_losses"]  # all-reduced over ranks
+    assert load_model(out / "model.safetensors").actions[0] == "hold"
+    steps = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if '"step"' in x]
+    assert len(steps) == 3  # 12 clips over 2 ranks = 6 each, 2 per rank and step
+    assert (tmp_path / "cache" / "meta.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def trained(world, tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("trained")
+    runs = {"ours": {}, "lstm_gradcam": {"ant_loss": "none"}, "direct_cls": {"method": "direct_cls"}}
+    out = {}
+    for name, kw in runs.items():
+        out[name] = train(tiny_config(world, base / name, epochs=1, cache_features=base / "cache", **kw)).checkpoint
+    return out
+
+
+def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
+    js = tmp_path / "eval.json"
+    argv = ["--data-name", "opra", "--data-root", str(world), "--json", str(js), "--device", "cpu", "--method", "center_bias"]
+    for name, path in trained.items():
+        argv += ["--method", f"{name}={path}"]
+    assert evaluate_cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(js.read_text())
+    assert set(data["methods"]) == {"ours", "lstm_gradcam", "direct_cls", "center_bias"}
+    n = data["items"]
+    for name, r in data["methods"].items():
+        for metric in ("KLD", "SIM", "AUC-J"):
+            m = r["metrics"][metric]
+            assert np.isfinite(m["mean"]) and np.isfinite(m["sem"]) and m["n_total"] == n and m["n_valid"] > 0
+        assert f"KLD: {r['metrics']['KLD']['mean']:.3f} ± {r['metrics']['KLD']['sem']:.3f}" in printed
+    assert data["methods"]["ours"]["ablation_row"] == "+ ANTICIPATION"
+    assert data["methods"]["lstm_gradcam"]["ablation_row"] == "+ L2 POOL"
+    with pytest.raises(ValueError, match="ant_loss none"):
+        evaluate_cli.main(argv[:6] + ["--method", f"lstm_gradcam={trained['ours']}"])
+    with pytest.raises(CheckpointError, match="direct_cls"):
+        load_model(trained["direct_cls"])
+    with pytest.raises(CheckpointError, match="not a DIRECT CLS checkpoint"):
+        load_direct_cls(trained["ours"])
+
+
+def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
+    out = tmp_path / "viz"
+    assert visualise_cli.main(["--checkpoint", str(trained["ours"]), "--data-name", "opra", "--data-root", str(world),
+                               "--num", "2", "--out", str(out), "--actions", "hold", "push"]) == 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 2
+    img = cv2.cvtColor(cv2.imread(str(pngs[0])), cv2.COLOR_BGR2RGB)
+    assert img.shape == (256, 512, 3)
+    colours = {tuple(c) for c in img.reshape(-1, 3).tolist()}
+    # The key shows exactly the chosen actions' colours (hold = action 0, push = action 3).
+    assert action_colour(0) in colours and action_colour(3) in colours and action_colour(1) not in colours
+    overlay, plain = img[:, 256:].astype(int), img[:, :256].astype(int)
+    assert np.abs(overlay - plain).sum() > 0
+
+
+def test_shipped_demo_checkpoint_loads_with_the_opra_verbs():
+    from hotspot_core.demo_model import demo_model_path
+
+    path = demo_model_path()
+    assert path.is_file(), f"demo checkpoint missing: {path} (python -m training.make_demo_model)"
+    assert path.stat().st_size < 5_000_000
+    model = load_model(path)
+    assert model.actions == ("hold", "touch", "rotate", "push", "pull", "pick up", "put down")
+    assert model.config.backbone == "efficientnet_lite0_dilated" and model.config.packaged_backbone
+    _, extra = read_metadata(path)
+    assert extra["method"] == "hotspots" and extra["dataset"] == "opra"
+    x = model.features(torch.rand(1, 3, model.config.input_size, model.config.input_size))
+    maps = model.hotspot_maps(x)
+    assert maps.shape[:2] == (1, 7) and torch.isfinite(maps).all()

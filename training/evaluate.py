@@ -1,0 +1,167 @@
+"""Score hotspot methods on a dataset's test images with the reference protocol (spec 3).
+
+    python -m training.evaluate --data-name opra --data-root /tmp/world \
+        --method ours=runs/ours/model.safetensors --method lstm_gradcam=runs/lstm/model.safetensors \
+        --method direct_cls=runs/direct/model.safetensors --method center_bias --json results.json
+
+Every method is scored in the same harness: each test (image, verb) pair gets the map of its GT verb
+(as the reference's eval does), GT maps come from ``HotspotTestImages`` (points -> Gaussian -> 224x224),
+and ``hotspot_core.metrics.evaluate`` does the 28x28 scoring. Methods:
+
+* ``ours``: our checkpoint (F_ant -> pool -> 1-step LSTM -> fc, Eq. 4 maps on the backbone features);
+* ``lstm_gradcam``: a checkpoint trained with ``ant_loss none``: the same maps through the classifier
+  without F_ant (the reference's ``ic_classifier`` with ``ant_loss=None``);
+* ``direct_cls``: a DIRECT CLS checkpoint (``training.train --method direct_cls``);
+* ``center_bias``: the reference's fixed Gaussian (no checkpoint).
+
+Supplement Table S1 rows: "+L2 POOL" is the ``lstm_gradcam`` model (28x28 features, L2 pooling, no
+anticipation) and "+ANTICIPATION" is ``ours``; the JSON names them under ``ablation_row``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from hotspot_core.checkpoint import read_metadata
+from hotspot_core.config import ConfigError
+from hotspot_core.ground_truth import center_bias_map
+from hotspot_core.metrics import evaluate, format_results
+from hotspot_core.model import load_model
+
+from .data import add_dataset_args, build_test_images, dataset_config_from_args
+from .data.clips import load_rgb
+from .data.test_images import HotspotTestImages
+from .data.transforms import EvalTransform
+from .direct_cls import load_direct_cls
+from .distributed import resolve_device
+
+__all__ = ["METHODS", "ABLATION_ROWS", "method_maps", "evaluate_methods", "main"]
+
+METHODS = ("ours", "lstm_gradcam", "direct_cls", "center_bias")
+ABLATION_ROWS = {"lstm_gradcam": "+ L2 POOL", "ours": "+ ANTICIPATION", "direct_cls": "DIRECT CLS"}
+LABELS = {"ours": "OURS", "lstm_gradcam": "LSTM+GRAD-CAM", "direct_cls": "DIRECT CLS", "center_bias": "CENTER BIAS"}
+
+
+def _images(ds: HotspotTestImages, size: int, mean: Sequence[float], std: Sequence[float],
+            batch: int) -> Any:
+    """Batches of (indices, (B,3,size,size) eval-transformed images, (B,) verbs)."""
+    transform = EvalTransform(size, mean, std)
+    labels = ds.labels
+    for start in range(0, len(ds), batch):
+        idx = list(range(start, min(start + batch, len(ds))))
+        images = torch.stack([transform(load_rgb(ds.image_path(i))) for i in idx])
+        verbs = torch.tensor([labels[i] for i in idx], dtype=torch.long)
+        yield idx, images, verbs
+
+
+def method_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestImages, device: torch.device,
+                batch: int = 16) -> dict[tuple[str, ...], np.ndarray]:
+    """Raw map of each test item's GT verb, keyed like the GT (center bias: the same map for all)."""
+    keys = ds.keys()
+    if name == "center_bias":
+        m = center_bias_map(224)
+        return {k: m for k in keys}
+    if checkpoint is None:
+        raise ValueError(f"method {name!r} needs a checkpoint (--method {name}=PATH)")
+    _, extra = read_metadata(checkpoint)
+    kind = extra.get("method", "hotspots")
+    if name == "direct_cls":
+        model: Any = load_direct_cls(checkpoint, map_location=device)
+        maps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = model.hotspot_maps
+    else:
+        model = load_model(checkpoint, map_location=device)
+        want_ant = name == "ours"
+        if model.config.use_anticipation != want_ant:
+            raise ValueError(
+                f"{checkpoint}: method {name!r} needs a model trained with "
+                f"{'an anticipation loss' if want_ant else 'ant_loss none'}, but it has ant_loss {model.config.ant_loss!r}"
+            )
+        maps_fn = lambda x, a: model.hotspot_maps(x, a, method="analytic")  # noqa: E731
+    if kind not in ("hotspots", "direct_cls"):
+        raise ValueError(f"{checkpoint}: unknown checkpoint method {kind!r}")
+    _check_actions(model.actions, ds.verbs, checkpoint)
+    cfg = model.config
+    out: dict[tuple[str, ...], np.ndarray] = {}
+    for idx, images, verbs in _images(ds, cfg.input_size, cfg.mean, cfg.std, batch):
+        with torch.no_grad():
+            x = model.features(images.to(device))
+        maps = maps_fn(x, verbs.to(device)[:, None])[:, 0].detach().float().cpu().numpy()
+        for i, m in zip(idx, maps):
+            out[keys[i]] = m
+    return out
+
+
+def _check_actions(actions: Sequence[str], verbs: Sequence[str], checkpoint: Any) -> None:
+    if list(actions) != list(verbs):
+        raise ValueError(f"{checkpoint}: model actions {list(actions)} differ from the dataset's verbs {list(verbs)}")
+
+
+def evaluate_methods(methods: Sequence[tuple[str, str | None]], ds: HotspotTestImages, device: torch.device,
+                     seed: int = 0) -> dict[str, Any]:
+    """Score each (name, checkpoint) on ``ds``; returns the JSON-able results."""
+    gts = {k: ds.heatmap(i).numpy() for i, k in enumerate(ds.keys())}
+    results: dict[str, Any] = {}
+    for name, ckpt in methods:
+        t0 = time.perf_counter()
+        preds = method_maps(name, ckpt, ds, device)
+        scores = evaluate(preds, gts, res=28, seed=seed)
+        results[name] = {
+            "label": LABELS[name], "checkpoint": None if ckpt is None else str(ckpt),
+            "ablation_row": ABLATION_ROWS.get(name), "metrics": scores,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+    return results
+
+
+def parse_method(text: str) -> tuple[str, str | None]:
+    name, _, path = text.partition("=")
+    if name not in METHODS:
+        raise argparse.ArgumentTypeError(f"unknown method {name!r}; choose from {METHODS}")
+    if name != "center_bias" and not path:
+        raise argparse.ArgumentTypeError(f"method {name!r} needs a checkpoint: {name}=PATH")
+    return name, path or None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--method", dest="methods", action="append", type=parse_method, required=True,
+                   metavar="NAME[=CHECKPOINT]", help=f"repeatable; NAME in {METHODS}")
+    p.add_argument("--split", default="test", help="image split of annotations.json (<split>_images)")
+    p.add_argument("--json", type=Path, default=None, help="write the results here")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0, help="AUC-J tie-break jitter seed")
+    add_dataset_args(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        data_cfg = dataset_config_from_args(args)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    ds = build_test_images(data_cfg, split=args.split)
+    device = resolve_device(args.device)
+    results = evaluate_methods(args.methods, ds, device, seed=args.seed)
+    for name, r in results.items():
+        where = f" ({r['checkpoint']})" if r["checkpoint"] else ""
+        print(f"== {r['label']}{where}")
+        print(format_results(r["metrics"]))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"dataset": data_cfg.to_dict(), "split": args.split, "items": len(ds), "methods": results}
+        args.json.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Frozen-backbone feature cache: run the backbone once, train the head on what it wrote many times.
+
+The backbone is frozen and in eval mode (spec 1.1), so its outputs depend only on the input pixels. The
+cache stores, per training clip and per *view*, the L2-pooled features of the clip's real frames (T,C)
+and the spatial features of its inactive image (C,h,w) -- everything ``compute_losses`` needs -- plus
+the pooled negative image for the EPIC triplet loss.
+
+Augmentation: training crops and flips are random per epoch, so a cache of one draw would remove them.
+Instead ``views`` augmented draws are pre-computed per item, and view ``v`` of item ``i`` is exactly what
+the dataset yields for item ``i`` in epoch ``v`` (its draws are a pure function of (seed, epoch, index)).
+Epoch ``e`` reads view ``e % views``: with ``views >= epochs`` a cached run sees the very same inputs as
+an uncached one; with fewer views the draws repeat cyclically. Spatial maps are stored as float16
+(halves the disk and page-cache cost; the difference is far below the training noise), pooled vectors
+as float32. Padding frames are never computed (the LSTM never reads them).
+
+Fingerprint: backbone name, sha256 of the backbone weights, input size, augmentation settings (resize,
+crop, flip, window length, frame stride, data seed, number of views), dataset name/split and the sha256
+of ``annotations.json``. A cache whose fingerprint differs is rebuilt, with a log line naming what
+changed. Under DDP every rank computes its share of the items into the same memory-mapped files, so
+the cache folder must be visible to all ranks (one node, or a shared filesystem).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from hotspot_core.model import l2_pool
+
+from .data.clips import ClipDatasetBase
+from .distributed import DistInfo, barrier
+
+log = logging.getLogger("training.feature_cache")
+
+__all__ = ["CacheKey", "CachedClipFeatures", "ensure_feature_cache", "file_sha256"]
+
+CACHE_VERSION = 1
+AUGMENTATION = "shorter-side resize, one random crop per clip, clip-wide flip p=0.5; inactive: own crop/flip"
+META = "meta.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """Everything the cached features depend on."""
+
+    backbone: str
+    backbone_sha256: str
+    input_size: int
+    resize: int
+    max_len: int
+    sample_rate: int
+    data_seed: int
+    views: int
+    dataset: str
+    split: str
+    annotations_sha256: str
+    negatives: bool
+    augmentation: str = AUGMENTATION
+    version: int = CACHE_VERSION
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:20]
+
+    def diff(self, other: dict[str, Any]) -> list[str]:
+        """Human-readable ``field: old -> new`` for every field that differs from ``other``."""
+        mine = dataclasses.asdict(self)
+        out = []
+        for k in sorted(set(mine) | set(other)):
+            old, new = other.get(k), mine.get(k)
+            if old != new:
+                if isinstance(old, str) and len(old) > 16:
+                    old = old[:12] + "..."
+                if isinstance(new, str) and len(new) > 16:
+                    new = new[:12] + "..."
+                out.append(f"{k}: {old!r} -> {new!r}")
+        return out
+
+
+class CachedClipFeatures(Dataset):
+    """Reads a built cache: item ``i`` of epoch ``e`` is view ``e % views`` of clip ``i``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        with open(self.folder / META, encoding="utf-8") as f:
+            self.meta = json.load(f)
+        self.pooled = np.load(self.folder / "pooled.npy", mmap_mode="r")
+        self.lengths = np.load(self.folder / "lengths.npy")
+        self.verbs = np.load(self.folder / "verbs.npy")
+        self.inactive = np.load(self.folder / "inactive.npy", mmap_mode="r")
+        neg = self.folder / "negative.npy"
+        self.negative = np.load(neg, mmap_mode="r") if self.meta["key"]["negatives"] else None
+        self.views = int(self.meta["key"]["views"])
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @property
+    def labels(self) -> list[int]:
+        return [int(v) for v in self.verbs]
+
+    def __len__(self) -> int:
+        return int(self.verbs.shape[0])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        v = self.epoch % self.views
+        item = {
+            "pooled_frames": torch.from_numpy(np.array(self.pooled[index, v], dtype=np.float32)),
+            "length": int(self.lengths[index, v]),
+            "verb": int(self.verbs[index]),
+            "inactive_features": torch.from_numpy(np.array(self.inactive[index, v], dtype=np.float32)),
+        }
+        if self.negative is not None:
+            item["negative_pooled"] = torch.from_numpy(np.array(self.negative[index, v], dtype=np.float32))
+        return item
+
+
+def _decide(folder: Path, key: CacheKey, info: DistInfo) -> bool:
+    """Rank 0 decides whether to (re)build and tells the others; returns True to build."""
+    decision = [None]
+    if info.is_main:
+        meta_path = folder / META
+        if meta_path.is_file():
+            try:
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                meta = {}
+            if meta.get("fingerprint") == key.fingerprint() and meta.get("complete"):
+                log.info("feature cache hit: %s (fingerprint %s)", folder, key.fingerprint())
+                decision[0] = False
+            else:
+                changed = key.diff(meta.get("key", {})) if meta.get("key") else ["unreadable or incomplete"]
+                log.info("feature cache %s is stale (%s): rebuilding", folder, "; ".join(changed))
+                decision[0] = True
+        else:
+            log.info("feature cache %s: none yet, building (fingerprint %s)", folder, key.fingerprint())
+            decision[0] = True
+    if info.distributed:
+        dist.broadcast_object_list(decision, src=0)
+    return bool(decision[0])
+
+
+def ensure_feature_cache(
+    folder: str | Path,
+    key: CacheKey,
+    dataset: ClipDatasetBase,
+    features: Callable[[torch.Tensor], torch.Tensor],
+    info: DistInfo,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    progress: bool = False,
+) -> CachedClipFeatures:
+    """Open the cache in ``folder``, building it first if it is absent or its fingerprint differs.
+
+    ``features``: the frozen backbone, (N,3,S,S) normalised images -> (N,C,h,w) float32 on ``info.device``
+    (``training.engine.BackboneRunner`` applies autocast and channels-last on CUDA).
+    """
+    folder = Path(folder)
+    if _decide(folder, key, info):
+        _build(folder, key, dataset, features, info, batch_size, num_workers, progress)
+    barrier()
+    return CachedClipFeatures(folder)
+
+
+def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Callable[[torch.Tensor], torch.Tensor],
+           info: DistInfo, batch_size: int, num_workers: int, progress: bool) -> None:
+    t0 = time.perf_counter()
+    n, views, t_max = len(dataset), key.views, key.max_len
+    probe = dataset[0]  # shapes only; its draw is epoch 0's, recomputed below like every other item
+    with torch.no_grad():
+        shape = tuple(features(probe["inactive"][None].to(info.device)).shape[1:])
+    c = shape[0]
+    if info.is_main:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        fmt = np.lib.format
+        fmt.open_memmap(folder / "pooled.npy", "w+", np.float32, (n, views, t_max, c)).flush()
+        fmt.open_memmap(folder / "inactive.npy", "w+", np.float16, (n, views, *shape)).flush()
+        if key.negatives:
+            fmt.open_memmap(folder / "negative.npy", "w+", np.float32, (n, views, c)).flush()
+        np.save(folder / "verbs.npy", np.asarray(dataset.labels, dtype=np.int64))
+    barrier()
+    pooled = np.load(folder / "pooled.npy", mmap_mode="r+")
+    inactive = np.load(folder / "inactive.npy", mmap_mode="r+")
+    negative = np.load(folder / "negative.npy", mmap_mode="r+") if key.negatives else None
+    lengths = np.zeros((n, views), dtype=np.int64)
+    mine = list(range(info.rank, n, info.world_size))
+    iterator = range(views)
+    if progress and info.is_main:
+        from tqdm import tqdm
+
+        iterator = tqdm(iterator, desc="caching views", unit="view")
+    for v in iterator:
+        dataset.set_epoch(v)  # view v = the draws of epoch v
+        loader = DataLoader(Subset(dataset, mine), batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                            collate_fn=_collate_for_cache)
+        pos = 0
+        for batch in loader:
+            idx = mine[pos : pos + len(batch["length"])]
+            pos += len(idx)
+            with torch.no_grad():
+                real = torch.cat([f[:length] for f, length in zip(batch["frames"], batch["length"])])
+                frame_pooled = l2_pool(features(real.to(info.device)).float()).cpu().numpy()
+                inact = features(batch["inactive"].to(info.device)).float().cpu().numpy()
+                neg = l2_pool(features(batch["negative"].to(info.device)).float()).cpu().numpy() if key.negatives else None
+            start = 0
+            for j, (i, length) in enumerate(zip(idx, batch["length"])):
+                pooled[i, v, :length] = frame_pooled[start : start + length]
+                pooled[i, v, length:] = 0.0
+                start += length
+                lengths[i, v] = length
+                inactive[i, v] = inact[j].astype(np.float16)
+                if negative is not None:
+                    negative[i, v] = neg[j]
+    for arr in (pooled, inactive, negative):
+        if arr is not None:
+            arr.flush()
+    np.save(folder / f"lengths.rank{info.rank}.npy", lengths)
+    barrier()
+    if info.is_main:
+        total = np.zeros((n, views), dtype=np.int64)
+        for r in range(info.world_size):
+            part = folder / f"lengths.rank{r}.npy"
+            total += np.load(part)
+            part.unlink()
+        np.save(folder / "lengths.npy", total)
+        meta = {"fingerprint": key.fingerprint(), "key": dataclasses.asdict(key), "complete": True,
+                "items": n, "feature_shape": list(shape), "build_seconds": round(time.perf_counter() - t0, 2)}
+        (folder / META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        log.info("feature cache %s built: %d clips x %d views, features %s, %.1f s", folder, n, views,
+                 list(shape), time.perf_counter() - t0)
+
+
+def _collate_for_cache(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "frames": [b["frames"] for b in batch],
+        "length": [int(b["length"]) for b in batch],
+        "inactive": torch.stack([b["inactive"] for b in batch]),
+        "negative": torch.stack([b["negative"] for b in batch]),
+    }
