@@ -16,4 +16,12 @@ def demo_model_path() -> Path:
     env = os.environ.get("HOTSPOT_DEMO_MODEL")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1] / "models" / DEMO_MODEL_NAME
+    checkout = Path(__file__).resolve().parents[1] / "models" / DEMO_MODEL_NAME
+    if checkout.is_file():
+        return checkout
+    # colcon install: the package's share folder, found on AMENT_PREFIX_PATH (no ROS import in the core)
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        shared = Path(prefix) / "share" / "interaction_hotspots" / "models" / DEMO_MODEL_NAME
+        if prefix and shared.is_file():
+            return shared
+    return checkout

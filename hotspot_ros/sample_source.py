@@ -21,7 +21,20 @@ from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithP
 
 from .image_codec import rgb_to_image_fields
 
-DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "demo"
+def _default_samples() -> Path:
+    """samples/demo in the checkout, else in the installed share folder (colcon)."""
+    checkout = Path(__file__).resolve().parents[1] / "samples" / "demo"
+    if checkout.is_dir():
+        return checkout
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("interaction_hotspots")) / "samples" / "demo"
+    except Exception:  # not installed as a ROS package either: report the checkout path when loading fails
+        return checkout
+
+
+DEFAULT_SAMPLES = _default_samples()
 
 
 def load_samples(folder: Path) -> list[tuple[object, list[dict]]]:
