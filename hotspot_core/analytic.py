@@ -2,11 +2,20 @@
 
 Autograd cannot be exported to ONNX/TensorRT, so the gradient of each selected logit with respect to the
 backbone features is spelled out: BatchNorm folded into the convs (eval statistics), ReLU masks,
-transposed convolutions for the conv backward, the L2-pool derivative and the single-step LSTM derivative.
-Cost is (1 + K) x F_ant for K actions. ``tests/test_analytic.py`` checks it equals autograd.
+convolutions with flipped, transposed weights for the conv backward, the L2-pool derivative and the
+single-step LSTM derivative. Cost is (1 + K) x F_ant for K actions. ``tests/test_model.py`` checks it
+equals autograd.
+
+Reduced precision (``HotspotGraph(..., precision='fp16'|'bf16')``) runs the backbone and every F_ant
+convolution (forward and backward) in that dtype with explicit casts, and the rest (pooling, LSTM,
+normalisation, the final channel sum) in float32, so the exported ONNX carries its own precision (what
+a strongly typed TensorRT network needs). Each action's gradient seed is scaled to unit max-abs before
+the backward convs and the map scaled back after them (maps are positively homogeneous in the seed),
+so small gradients do not underflow in float16.
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
@@ -15,6 +24,8 @@ from torch import nn
 
 if TYPE_CHECKING:
     from .model import HotspotModel
+
+PRECISION_DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,14 +36,44 @@ def fold_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, t
     return weight, (bias - bn.running_mean) * scale + bn.bias
 
 
+def input_grad_weight(weight: torch.Tensor) -> torch.Tensor:
+    """conv2d weight whose 'same' 3x3 convolution is the input gradient of ``weight``'s convolution.
+
+    conv_transpose2d(g, w, padding=1) == conv2d(g, w.transpose(0, 1).flip(2, 3), padding=1) for 3x3,
+    stride 1; the plain convolution is as fast or faster on CPU and maps to one Conv node on export.
+    """
+    return weight.transpose(0, 1).flip(2, 3).contiguous()
+
+
+class FoldedHead(NamedTuple):
+    """F_ant with BatchNorm folded in, plus the weights of its input-gradient convolutions."""
+
+    w1: torch.Tensor
+    b1: torch.Tensor
+    w2: torch.Tensor
+    b2: torch.Tensor
+    w1_back: torch.Tensor
+    w2_back: torch.Tensor
+
+
+def fold_head(model: "HotspotModel", dtype: torch.dtype | None = None) -> FoldedHead | None:
+    """F_ant's folded weights (in ``dtype`` when given), or None for the no-anticipation variant."""
+    if not model.config.use_anticipation:
+        return None
+    conv1, bn1, _, conv2, bn2, _ = model.project
+    w1, b1 = fold_batchnorm(conv1, bn1)
+    w2, b2 = fold_batchnorm(conv2, bn2)
+    head = FoldedHead(w1, b1, w2, b2, input_grad_weight(w1), input_grad_weight(w2))
+    return FoldedHead(*(t.to(dtype) for t in head)) if dtype is not None else head
+
+
 class _ForwardParts(NamedTuple):
     """Forward intermediates that the hand-written backward reuses."""
 
     x: torch.Tensor
     a1: torch.Tensor | None  # pre-ReLU activations of F_ant's two layers (None without anticipation)
     a2: torch.Tensor | None
-    w1: torch.Tensor | None  # BatchNorm-folded conv weights
-    w2: torch.Tensor | None
+    head: FoldedHead | None
     z: torch.Tensor  # anticipated features
     pooled: torch.Tensor
     c0: torch.Tensor
@@ -44,22 +85,24 @@ class _ForwardParts(NamedTuple):
     logits: torch.Tensor
 
 
-def analytic_forward(model: "HotspotModel", x: torch.Tensor) -> _ForwardParts:
+def analytic_forward(model: "HotspotModel", x: torch.Tensor, head: FoldedHead | None = None) -> _ForwardParts:
     """Logits of backbone features x (N,C,h,w), keeping what ``analytic_maps`` needs.
 
-    Uses BatchNorm running statistics (eval semantics) whatever the module's mode.
+    Uses BatchNorm running statistics (eval semantics) whatever the module's mode. ``head``: F_ant's
+    folded weights precomputed by ``fold_head`` (folded here when None); its dtype sets the dtype of
+    the F_ant convolutions.
     """
     c = x.shape[1]
-    a1 = a2 = w1 = w2 = None
+    a1 = a2 = None
     if model.config.use_anticipation:
-        conv1, bn1, _, conv2, bn2, _ = model.project
-        w1, b1 = fold_batchnorm(conv1, bn1)
-        w2, b2 = fold_batchnorm(conv2, bn2)
-        a1 = F.conv2d(x, w1, b1, padding=1)
-        a2 = F.conv2d(F.relu(a1), w2, b2, padding=1)
-        z = F.relu(a2)
+        head = head if head is not None else fold_head(model)
+        xc = x.to(head.w1.dtype)
+        a1 = F.conv2d(xc, head.w1, head.b1, padding=1)
+        a2 = F.conv2d(F.relu(a1), head.w2, head.b2, padding=1)
+        z = F.relu(a2).float()
     else:
-        z = x
+        head = None
+        z = x.float()
     pooled = torch.linalg.vector_norm(z.flatten(2), ord=2, dim=2)  # (N,C), spec 1.3
 
     # One LSTM step from the learned state; PyTorch gate order is input, forget, cell, output.
@@ -71,11 +114,11 @@ def analytic_forward(model: "HotspotModel", x: torch.Tensor) -> _ForwardParts:
     si, sf, tg, so = torch.sigmoid(gi), torch.sigmoid(gf), torch.tanh(gg), torch.sigmoid(go)
     tc1 = torch.tanh(sf * c0 + si * tg)
     logits = (so * tc1) @ model.fc.weight.t() + model.fc.bias
-    return _ForwardParts(x, a1, a2, w1, w2, z, pooled, c0, si, sf, tg, so, tc1, logits)
+    return _ForwardParts(x, a1, a2, head, z, pooled, c0, si, sf, tg, so, tc1, logits)
 
 
 def analytic_maps(model: "HotspotModel", p: _ForwardParts, idx: torch.Tensor) -> torch.Tensor:
-    """Raw Eq. 4 maps (N,K,h,w) for action indices ``idx`` (N,K), from ``analytic_forward``'s parts."""
+    """Raw Eq. 4 maps (N,K,h,w), float32, for action indices ``idx`` (N,K), from ``analytic_forward``."""
     n, c, h, w = p.x.shape
     k = idx.shape[1]
     si, sf, tg, so, tc1 = p.si, p.sf, p.tg, p.so, p.tc1
@@ -92,21 +135,26 @@ def analytic_maps(model: "HotspotModel", p: _ForwardParts, idx: torch.Tensor) ->
         dim=2,
     )
     d_pooled = d_gates @ model.rnn.weight_ih_l0  # (N,K,C)
+    tiny = torch.finfo(d_pooled.dtype).tiny
+    seed_scale = d_pooled.abs().amax(dim=2, keepdim=True).clamp_min(tiny)  # (N,K,1)
+    d_pooled = d_pooled / seed_scale
 
     # d ||z_c|| / d z_c = z_c / ||z_c||, taken as 0 for an all-zero channel (as vector_norm's backward).
     pooled = p.pooled
-    safe = pooled.clamp_min(torch.finfo(pooled.dtype).tiny)
+    safe = pooled.clamp_min(tiny)
     inv = torch.where(pooled > 0, 1.0 / safe, torch.zeros_like(pooled))
     unit = p.z * inv[:, :, None, None]  # (N,C,h,w)
     grad = d_pooled[:, :, :, None, None] * unit[:, None]  # (N,K,C,h,w)
 
     if p.a1 is not None:
-        grad = grad * (p.a2 > 0).to(grad.dtype)[:, None]
-        grad = F.conv_transpose2d(grad.reshape(n * k, c, h, w), p.w2, padding=1).view(n, k, c, h, w)
-        grad = grad * (p.a1 > 0).to(grad.dtype)[:, None]
-        grad = F.conv_transpose2d(grad.reshape(n * k, c, h, w), p.w1, padding=1).view(n, k, c, h, w)
+        dtype = p.head.w1.dtype
+        grad = grad.to(dtype) * (p.a2 > 0).to(dtype)[:, None]
+        grad = F.conv2d(grad.reshape(n * k, c, h, w), p.head.w2_back, padding=1).view(n, k, c, h, w)
+        grad = grad * (p.a1 > 0).to(dtype)[:, None]
+        grad = F.conv2d(grad.reshape(n * k, c, h, w), p.head.w1_back, padding=1).view(n, k, c, h, w)
 
-    return F.relu(grad * p.x[:, None]).sum(2)
+    maps = F.relu(grad.float() * p.x.float()[:, None]).sum(2)
+    return maps * seed_scale[..., None]
 
 
 def analytic_logits_and_maps(
@@ -122,18 +170,43 @@ class HotspotGraph(nn.Module):
 
     top_k: compute maps only for the k most likely actions of each crop (None or k = A: all actions,
     returned in model order).
+    precision: 'fp32', or 'fp16'/'bf16' for the backbone and F_ant convolutions (see the module doc).
+    The folded F_ant weights are a snapshot taken here: build a new graph after changing the weights.
+    Outputs are always float32 logits, int64 action indices and float32 maps.
     """
 
-    def __init__(self, model: "HotspotModel", top_k: int | None = None) -> None:
+    def __init__(self, model: "HotspotModel", top_k: int | None = None, precision: str = "fp32") -> None:
         super().__init__()
         a = model.config.num_actions
         if top_k is not None and not 1 <= top_k <= a:
             raise ValueError(f"top_k must be in 1..{a}, got {top_k}")
+        if precision not in PRECISION_DTYPES:
+            raise ValueError(f"precision must be one of {sorted(PRECISION_DTYPES)}, got {precision!r}")
         self.model = model
         self.top_k = None if top_k is None or top_k == a else int(top_k)
+        self.precision = precision
+        self.dtype = PRECISION_DTYPES[precision]
+        # A reduced-precision copy of the frozen backbone; the model's own stays float32.
+        self.backbone = None if precision == "fp32" else copy.deepcopy(model.backbone).to(self.dtype)
+        with torch.no_grad():
+            head = fold_head(model, self.dtype)
+        self._head_names = ()
+        if head is not None:
+            for name, t in head._asdict().items():
+                self.register_buffer(f"head_{name}", t.detach().clone(), persistent=False)
+            self._head_names = tuple(f"head_{name}" for name in head._fields)
+
+    def head(self) -> FoldedHead | None:
+        """The cached folded F_ant weights (on the graph's device and memory format)."""
+        return FoldedHead(*(getattr(self, n) for n in self._head_names)) if self._head_names else None
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        if self.backbone is None:
+            return self.model.features(images)
+        return self.backbone(images.to(self.dtype))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        parts = analytic_forward(self.model, self.model.features(images))
+        parts = analytic_forward(self.model, self.features(images), self.head())
         logits = parts.logits
         if self.top_k is None:
             a = self.model.config.num_actions

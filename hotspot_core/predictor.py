@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .analytic import HotspotGraph
+from .backends import BackendOptions, InferenceBackend, create_backend
 from .boxes import Roi
 from .model import HotspotModel
 from .postprocess import normalise_maps, peaks_in_image
@@ -51,12 +51,27 @@ def resolve_device(name: str) -> torch.device:
 
 
 class HotspotPredictor:
-    """Runs a ``HotspotModel`` on all object crops of a frame in one batched call."""
+    """Runs a ``HotspotModel`` on all object crops of a frame in one batched call.
 
-    def __init__(self, model: HotspotModel, device: str = "auto", top_k: int | None = None) -> None:
-        self.device = resolve_device(device)
-        self.model = model.to(self.device).eval()
-        self.graph = HotspotGraph(self.model, top_k=top_k).eval()
+    backend: 'torch' (default), 'onnxruntime' or 'tensorrt' (see ``hotspot_core.backends``), with
+    ``backend_options`` (a ``BackendOptions`` or a mapping of its fields: precision, onnx_path, ...).
+    ``device`` is where the backend runs; ``self.device`` is where it wants its input batch.
+    """
+
+    def __init__(
+        self,
+        model: HotspotModel,
+        device: str = "auto",
+        top_k: int | None = None,
+        backend: str = "torch",
+        backend_options: BackendOptions | Mapping[str, Any] | None = None,
+    ) -> None:
+        requested = resolve_device(device)
+        self.model = model.to(requested).eval()
+        self.backend: InferenceBackend = create_backend(backend, self.model, requested, top_k, backend_options)
+        if backend != "torch" and requested.type == "cuda":
+            self.model.cpu()  # only its config is used from here on; the engine holds its own weights
+        self.device = self.backend.device
         self.times = StageTimes()
 
     @property
@@ -82,10 +97,8 @@ class HotspotPredictor:
         batch = to_input_batch(crops, cfg.mean, cfg.std, self.device)
         t1 = time.perf_counter()
         with torch.inference_mode():
-            logits, idx, maps = self.graph(batch)
-            scores = torch.softmax(logits.float(), dim=1).cpu().numpy()
-            idx_np = idx.cpu().numpy()
-            maps_np = maps.float().cpu().numpy()
+            logits, idx_np, maps_np = self.backend.run(batch).numpy()
+        scores = _softmax(logits)
         t2 = time.perf_counter()
         results = []
         for i, roi in enumerate(rois):
@@ -96,3 +109,8 @@ class HotspotPredictor:
         t3 = time.perf_counter()
         self.times = StageTimes(t1 - t0, t2 - t1, t3 - t2)
         return results
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

@@ -32,9 +32,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from visualization_msgs.msg import MarkerArray
 from vision_msgs.msg import Detection2DArray
 
-from interaction_hotspots.msg import HotspotArray, HotspotStats
+from interaction_hotspots.msg import HotspotArray, HotspotStats, InteractionRecognition
 
 from hotspot_core.boxes import Roi, center_size_to_xyxy, pad_and_clamp
+from hotspot_core.backends import BackendError
 from hotspot_core.checkpoint import CheckpointError
 from hotspot_core.config import ConfigError
 from hotspot_core.geometry import deproject, depth_at
@@ -72,6 +73,7 @@ class HotspotNode(LifecycleNode):
         self.counters = Counters()
         self.latency = LatencyStats()
         self.predictor: HotspotPredictor | None = None
+        self.demonstrations = None  # DemonstrationRecognizer in demonstration mode
         self.stability = StabilityFilter(self.settings.stability_frames, self.settings.stability_iou)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -130,7 +132,7 @@ class HotspotNode(LifecycleNode):
         self.settings = self._read_settings()
         try:
             self._load_model()
-        except (CheckpointError, ConfigError, RuntimeError, OSError) as exc:
+        except (BackendError, CheckpointError, ConfigError, RuntimeError, OSError) as exc:
             self.get_logger().error(f"configure failed: cannot load model: {exc}")
             return TransitionCallbackReturn.FAILURE
         for cache in (self._images, self._depths, self._hands):
@@ -144,6 +146,9 @@ class HotspotNode(LifecycleNode):
             "markers": self.create_lifecycle_publisher(MarkerArray, "hotspots/markers", out),
             "stats": self.create_lifecycle_publisher(HotspotStats, "hotspots/stats", out),
         }
+        if self.settings.demonstration_mode:
+            self._pubs["demonstrations"] = self.create_lifecycle_publisher(
+                InteractionRecognition, "demonstrations", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.get_logger().info(
             f"configured: model {self._model_path} ({self.predictor.model.config.backbone}, "
             f"{len(self.predictor.actions)} actions {list(self.predictor.actions)}) on {self.predictor.device}"
@@ -154,13 +159,31 @@ class HotspotNode(LifecycleNode):
         s = self.settings
         self._model_path = s.model_path or default_model_path()
         model = load_model(self._model_path)
-        self.predictor = HotspotPredictor(model, device=s.device, top_k=s.top_k or None)
+        options = {
+            "precision": s.precision, "onnx_path": s.onnx_path, "cache_dir": s.cache_dir,
+            "calibration": s.calibration_path, "cuda_graphs": s.cuda_graphs, "compile": s.torch_compile,
+            "threads": s.inference_threads, "max_batch": s.max_objects,
+        }
+        self.predictor = HotspotPredictor(model, device=s.device, top_k=s.top_k or None, backend=s.backend,
+                                          backend_options=options)
+        self.demonstrations = None
+        if s.demonstration_mode:
+            if not s.demonstration_model_path:
+                raise ConfigError("demonstration_mode needs demonstration_model_path (a DAN checkpoint)")
+            from .demonstration import DemonstrationRecognizer, DemonstrationSettings
+
+            settings = DemonstrationSettings(clip_frames=s.demonstration_clip_frames,
+                                             contact_frames=s.demonstration_contact_frames,
+                                             trigger=s.demonstration_trigger, contact_margin_px=s.contact_margin_px)
+            self.demonstrations = DemonstrationRecognizer.from_checkpoint(
+                s.demonstration_model_path, device=str(self.predictor.device), settings=settings)
+        self.get_logger().info(f"inference: {self.predictor.backend.describe()}")  # precision truly used
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self.predictor is None:  # freed by deactivate
             try:
                 self._load_model()
-            except (CheckpointError, ConfigError, RuntimeError, OSError) as exc:
+            except (BackendError, CheckpointError, ConfigError, RuntimeError, OSError) as exc:
                 self.get_logger().error(f"activate failed: cannot load model: {exc}")
                 return TransitionCallbackReturn.FAILURE
         t0 = time.perf_counter()
@@ -207,6 +230,7 @@ class HotspotNode(LifecycleNode):
             return
         cuda = self.predictor.device.type == "cuda"
         self.predictor = None
+        self.demonstrations = None
         if cuda:
             import torch
 
@@ -386,6 +410,8 @@ class HotspotNode(LifecycleNode):
             self._warn_throttled("corrupt", f"image dropped, corrupt: {exc}")
             return
         chosen = self._select(det, hands, rgb.shape[1], rgb.shape[0])
+        if self.demonstrations is not None:
+            self._watch_demonstration(image, rgb, det, hands)
         results = predictor.predict(rgb, [c[3] for c in chosen])
         self.counters.objects_processed += len(results)
         t1 = time.perf_counter()
@@ -407,6 +433,18 @@ class HotspotNode(LifecycleNode):
         self.latency.add("total", t2 - t0)
         self.latency.output()
         self.counters.frames_processed += 1
+
+    def _watch_demonstration(self, image: Image, rgb: np.ndarray, det: Detection2DArray,
+                             hands: Detection2DArray | None) -> None:
+        """Feed the clip buffer; publish a recognition when a hand-object interaction completes."""
+        from .demonstration_msg import hands_and_objects, interaction_recognition
+
+        hand_boxes, objects = hands_and_objects([(det, False), (hands, True)], self.settings.hand_classes)
+        result = self.demonstrations.add_frame(stamp_ns(image.header), rgb, hand_boxes, objects)
+        if result is not None:
+            msg = interaction_recognition(image.header, result)
+            self._pubs["demonstrations"].publish(msg)
+            self.get_logger().info(f"demonstration recognised: {msg.action} {msg.object}")
 
     def _positions(self, results, depth_msg: Image | None, shape) -> tuple[list, list]:
         """Per object and map: the 3-D peak (needs depth) and the point its marker is drawn at.

@@ -24,8 +24,16 @@ PARAMS: dict[str, Param] = {
     # model and backend (read at configure)
     "model_path": Param("", "Hotspot checkpoint (.safetensors); empty: the shipped demo model"),
     "device": Param("auto", "Inference device", choices=("auto", "cpu", "cuda")),
-    "backend": Param("torch", "Inference backend", choices=("torch",)),
+    "backend": Param("torch", "Inference backend", choices=("torch", "onnxruntime", "tensorrt")),
+    "precision": Param("auto", "Inference precision (auto: fp16 on CUDA, fp32 on CPU; int8: tensorrt/onnxruntime with calibration_path)",
+                       choices=("auto", "fp32", "fp16", "bf16", "int8")),
     "top_k": Param(0, "Compute maps only for the k most likely actions (0: all actions)", 0, 64, 1),
+    "onnx_path": Param("", "ONNX export for onnxruntime/tensorrt (empty: export the model into cache_dir)"),
+    "cache_dir": Param("", "Where exported ONNX files and TensorRT engines are cached (empty: ~/.cache/interaction_hotspots)"),
+    "calibration_path": Param("", "int8 only: .npy of normalised crops (N,3,S,S) to calibrate with"),
+    "cuda_graphs": Param(False, "torch backend on CUDA: replay CUDA graphs captured for batch sizes 1, 2, 4, 8, max_objects"),
+    "torch_compile": Param(False, "torch backend: torch.compile the graph at configure (slow start)"),
+    "inference_threads": Param(0, "CPU threads for inference (0: the library default)", 0, 256, 1),
     "warmup_runs": Param(1, "Model runs on a blank crop at activation, so the first frame is not slow", 0, 10, 1),
     # inputs
     "input_qos": Param("sensor_data", "QoS of image/detection subscriptions", choices=("sensor_data", "reliable")),
@@ -49,6 +57,13 @@ PARAMS: dict[str, Param] = {
     "marker_lifetime_sec": Param(0.5, "Lifetime of peak markers", 0.0, 60.0, read_only=False),
     "marker_default_depth_m": Param(1.0, "Without valid depth, markers sit on the peak's ray at this distance", 0.05, 100.0, read_only=False),
     "stats_period_sec": Param(5.0, "Period of the stats topic and log line", 0.1, 3600.0),
+    # watching a person demonstrate an interaction (Dual Attention Network; off by default)
+    "demonstration_mode": Param(False, "Recognise demonstrated interactions (action, object, attention, box) on 'demonstrations'"),
+    "demonstration_model_path": Param("", "DAN checkpoint from training.train_dan (required with demonstration_mode)"),
+    "demonstration_clip_frames": Param(16, "Recent frames kept as the clip", 2, 64, 1),
+    "demonstration_contact_frames": Param(3, "Consecutive hand-object contact frames that start an interaction", 1, 30, 1),
+    "demonstration_trigger": Param("release", "Recognise when the hand lets go, or as soon as contact starts",
+                                   choices=("release", "contact")),
 }
 
 
@@ -59,7 +74,14 @@ class NodeSettings:
     model_path: str
     device: str
     backend: str
+    precision: str
     top_k: int
+    onnx_path: str
+    cache_dir: str
+    calibration_path: str
+    cuda_graphs: bool
+    torch_compile: bool
+    inference_threads: int
     warmup_runs: int
     input_qos: str
     use_depth: bool
@@ -80,6 +102,11 @@ class NodeSettings:
     marker_lifetime_sec: float
     marker_default_depth_m: float
     stats_period_sec: float
+    demonstration_mode: bool
+    demonstration_model_path: str
+    demonstration_clip_frames: int
+    demonstration_contact_frames: int
+    demonstration_trigger: str
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> "NodeSettings":

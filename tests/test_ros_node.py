@@ -282,3 +282,27 @@ def test_depth_gives_3d_peaks_and_nan_depth_is_survived(model_path, tmp_path, ns
         assert proc.poll() is None
     finally:
         stop_node(proc)
+
+
+def test_onnxruntime_backend_serves_the_same_maps(model_path, tmp_path, ns_client):
+    pytest.importorskip("onnxruntime")
+    client = ns_client
+    log = tmp_path / "node.log"
+    proc = start_node({"model_path": str(model_path), "backend": "onnxruntime", "cache_dir": str(tmp_path / "cache"),
+                       "box_padding": 0.1}, log_path=log, namespace=client.node.get_namespace())
+    try:
+        assert client.wait_for_node(), log.read_text()
+        img, dets = good_frame(boxes=(MUG,), seed=3)
+        out = client.send_until_output(img, dets)
+        assert out is not None and "inference: onnxruntime" in log.read_text() and "(fp32)" in log.read_text()
+        # the same crop through the torch predictor in this process
+        from hotspot_core.model import load_model
+        from hotspot_core.predictor import HotspotPredictor
+        from hotspot_ros.image_codec import image_to_rgb
+
+        roi = pad_and_clamp(center_size_to_xyxy(*MUG[3]), 0.1, W, H)
+        ref = HotspotPredictor(load_model(model_path), device="cpu").predict(image_to_rgb(img), [roi])[0]
+        got = np.asarray(out.objects[0].maps, np.float32).reshape(ref.maps.shape)
+        assert np.abs(got - ref.maps).max() < 1e-3 and np.allclose(out.objects[0].action_scores, ref.scores, atol=1e-4)
+    finally:
+        stop_node(proc)

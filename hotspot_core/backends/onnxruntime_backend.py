@@ -1,0 +1,95 @@
+"""The ``onnxruntime`` backend: the exported graph on ONNX Runtime (CPU, or CUDA/TensorRT providers)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
+from .onnx_export import cached_export, check_matches_model, read_metadata
+
+if TYPE_CHECKING:
+    from ..model import HotspotModel
+
+_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
+               "all": "ORT_ENABLE_ALL"}
+
+
+def choose_providers(device: torch.device, available: list[str]) -> list[str]:
+    """Execution providers for a device: CUDA (and TensorRT when present) before CPU on a GPU."""
+    if device.type == "cuda":
+        gpu = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available]
+        if gpu:
+            return [*gpu, "CPUExecutionProvider"]
+        log.warning("onnxruntime has no CUDA provider here (install onnxruntime-gpu); running on CPU")
+    return ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeBackend(InferenceBackend):
+    """Runs an exported ONNX graph (``options.onnx_path``, else the model exported into the cache)."""
+
+    name = "onnxruntime"
+
+    def __init__(
+        self, model: "HotspotModel", device: torch.device | str = "cpu", top_k: int | None = None,
+        options: BackendOptions | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise BackendError("the onnxruntime backend needs the onnxruntime package (pip install onnxruntime)") from exc
+        opts = BackendOptions.from_mapping(options)
+        providers = choose_providers(torch.device(device), ort.get_available_providers())
+        on_gpu = providers[0] != "CPUExecutionProvider"
+        self.top_k = top_k
+        precision = resolve_precision(opts.precision, torch.device("cuda" if on_gpu else "cpu"))
+        if precision == "bf16":
+            log.warning("onnxruntime backend: bf16 is not available for ONNX Conv at opset 17; using fp32")
+            precision = "fp32"
+        if precision == "fp16" and not on_gpu:
+            log.warning("onnxruntime backend: fp16 on the CPU provider is slower than fp32; using fp32")
+            precision = "fp32"
+        if opts.onnx_path:
+            path = Path(opts.onnx_path)
+            meta = read_metadata(path)
+            check_matches_model(meta, model, top_k, str(path))
+            if meta["precision"] != precision:
+                log.warning("onnxruntime backend: %s is a %s export; running %s, not the requested %s",
+                            path, meta["precision"], meta["precision"], precision)
+            precision = meta["precision"]
+        else:
+            calibration = _load_calibration(opts.calibration) if precision == "int8" else None
+            path = cached_export(model, opts.resolved_cache_dir(), top_k, precision, calibration=calibration)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPT_LEVELS[opts.ort_optimization])
+        if opts.threads:
+            so.intra_op_num_threads = opts.threads
+        self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
+        self.onnx_path = path
+        self.providers = self.session.get_providers()
+        self.precision = precision
+        self.device = torch.device("cuda" if self.providers[0] != "CPUExecutionProvider" else "cpu")
+        self._in = self.session.get_inputs()[0].name
+        log.info("onnxruntime backend: %s, providers %s, precision %s", path, self.providers, precision)
+        self.warmup(opts.batch_sizes, model.config.input_size)
+
+    def _run(self, images: torch.Tensor | np.ndarray) -> BackendOutput:
+        if isinstance(images, torch.Tensor):
+            images = images.detach().float().cpu().numpy()
+        logits, idx, maps = self.session.run(None, {self._in: np.ascontiguousarray(images, np.float32)})
+        return BackendOutput(logits, idx, maps)
+
+    def warmup(self, batch_sizes: tuple[int, ...], input_size: int) -> None:
+        for b in batch_sizes:
+            self._run(np.zeros((b, 3, input_size, input_size), np.float32))
+
+
+def _load_calibration(path: str) -> np.ndarray:
+    if not path:
+        raise BackendError("int8 needs a calibration set: options.calibration = a .npy of normalised crops (N,3,S,S)")
+    data = np.load(path)
+    if data.ndim != 4 or data.shape[1] != 3:
+        raise BackendError(f"calibration {path} must hold normalised crops (N,3,S,S), got shape {data.shape}")
+    return data.astype(np.float32)
