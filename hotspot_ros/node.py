@@ -163,6 +163,9 @@ class HotspotNode(LifecycleNode):
             "precision": s.precision, "onnx_path": s.onnx_path, "cache_dir": s.cache_dir,
             "calibration": s.calibration_path, "cuda_graphs": s.cuda_graphs, "compile": s.torch_compile,
             "threads": s.inference_threads, "max_batch": s.max_objects,
+            # CUDA graphs are captured per batch size: the usual crop counts up to max_objects
+            "batch_sizes": (tuple(b for b in (1, 2, 4, 8) if b < s.max_objects) + (s.max_objects,))
+            if s.cuda_graphs else (1,),
         }
         self.predictor = HotspotPredictor(model, device=s.device, top_k=s.top_k or None, backend=s.backend,
                                           backend_options=options)
