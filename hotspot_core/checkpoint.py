@@ -27,15 +27,18 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(
-    model: torch.nn.Module, path: str | os.PathLike, extra: Mapping[str, Any] | None = None
+    model: torch.nn.Module, path: str | os.PathLike, extra: Mapping[str, Any] | None = None, fmt: str = FORMAT
 ) -> Path:
-    """Write the model's weights and config (plus optional JSON-able ``extra`` info) to ``path``."""
+    """Write the model's weights and config (plus optional JSON-able ``extra`` info) to ``path``.
+
+    ``fmt`` tags the file so each loader accepts only its own kind of model (the DAN has its own).
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {"format": FORMAT, "config": json.dumps(model.config.to_dict())}
+    metadata = {"format": fmt, "config": json.dumps(model.config.to_dict())}
     if model.config.packaged_backbone:
         from .backbones import state_hash
 

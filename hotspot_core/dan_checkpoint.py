@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .checkpoint import CheckpointError, check_state_dict
+from .checkpoint import CheckpointError, check_state_dict, save_checkpoint
 from .config import ConfigError
 from .dan_config import DANConfig
 
@@ -23,23 +23,7 @@ BACKBONE_PREFIX = "backbone."
 
 def save_dan(model: torch.nn.Module, path: str | os.PathLike, extra: Mapping[str, Any] | None = None) -> Path:
     """Write a DAN's weights and config (plus optional JSON-able ``extra`` info) to ``path``."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {"format": DAN_FORMAT, "config": json.dumps(model.config.to_dict())}
-    if model.config.packaged_backbone:
-        from .backbones import state_hash
-
-        state = {k: v for k, v in state.items() if not k.startswith(BACKBONE_PREFIX)}
-        metadata["backbone_sha256"] = state_hash(model.backbone)
-    if extra:
-        metadata["extra"] = json.dumps(dict(extra))
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return save_checkpoint(model, path, extra, fmt=DAN_FORMAT)
 
 
 def _metadata(path: Path) -> dict[str, str]:
