@@ -20,6 +20,20 @@ class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
 
 
+def check_config_mapping(cls: type, data: Any, what: str, also_known: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError unless ``data`` is a mapping whose keys are all fields of dataclass ``cls``.
+
+    ``what`` names the config in the message ('model', 'training', ...); ``also_known`` are extra keys
+    the caller handles itself.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} config must be a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)} | set(also_known)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} config keys {unknown}; known: {sorted(known - set(also_known))}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and preprocessing of a hotspot model.
@@ -110,14 +124,9 @@ class ModelConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
         if isinstance(data, ModelConfig):
             return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"model config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
+        check_config_mapping(cls, data, "model", also_known=("feature_dim",))
         data = dict(data)
         feature_dim = data.pop("feature_dim", None)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown model config keys {unknown}; known: {sorted(known)}")
         for required in ("backbone", "actions"):
             if required not in data:
                 raise ConfigError(f"model config is missing required key {required!r}")

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .config import IMAGENET_MEAN, IMAGENET_STD, ConfigError
+from .config import IMAGENET_MEAN, IMAGENET_STD, ConfigError, check_config_mapping
 
 VARIANTS = ("baseline", "multitask", "self", "dual")
 TASKS = ("action", "object")
@@ -153,12 +153,7 @@ class DANConfig:
     def from_dict(cls, data: Mapping[str, Any] | "DANConfig") -> "DANConfig":
         if isinstance(data, DANConfig):
             return data
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"DAN config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown DAN config keys {unknown}; known: {sorted(known)}")
+        check_config_mapping(cls, data, "DAN")
         for required in ("backbone", "actions", "objects"):
             if required not in data:
                 raise ConfigError(f"DAN config is missing required key {required!r}")

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from hotspot_core.backbones import BACKBONES
-from hotspot_core.config import ANT_LOSSES, ConfigError
+from hotspot_core.config import ANT_LOSSES, ConfigError, check_config_mapping
 
 from .data.config import DatasetConfig, add_dataset_args
 
@@ -151,12 +151,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         """Build from a mapping with a nested ``dataset`` mapping; unknown keys raise ``ConfigError``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"training config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown training config keys {unknown}; known: {sorted(known)}")
+        check_config_mapping(cls, data, "training")
         data = dict(data)
         if "dataset" not in data or "out_dir" not in data or data.get("out_dir") in (None, ""):
             raise ConfigError("training config needs 'dataset' and 'out_dir'")

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from hotspot_core.config import ConfigError
+from hotspot_core.config import ConfigError, check_config_mapping
 
 __all__ = ["ConfigError", "DatasetConfig", "add_dataset_args", "dataset_config_from_args"]
 
@@ -133,12 +133,7 @@ class DatasetConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], check_paths: bool = False) -> "DatasetConfig":
         """Build from a mapping; unknown keys or a missing name/root raise ``ConfigError``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"dataset config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown dataset config keys {unknown}; known: {sorted(known)}")
+        check_config_mapping(cls, data, "dataset")
         for required in ("name", "root"):
             if data.get(required) in (None, ""):
                 raise ConfigError(f"dataset config is missing required key {required!r}")
