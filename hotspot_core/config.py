@@ -14,6 +14,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ANT_LOSSES = ("mse", "triplet", "none")
+# Spatial pooling of feature maps before the LSTM: 'l2' (spec 1.3, what the reference trains) or 'avg'
+# (the reference's unused alternative; the supplement's "basic" and "+resolution" ablation rows).
+POOLS = ("l2", "avg")
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,7 @@ class ModelConfig:
     backbone_weights: optional local file with ImageNet weights for the backbone (nothing downloads), or
         ``"packaged"``: the weights shipped inside the backbone's pip package. Checkpoints of a
         ``"packaged"`` model omit the frozen backbone tensors and load them from the package instead.
+    pool: 'l2' (sqrt of the sum of squares, the reference) or 'avg' (spatial mean) before the LSTM.
     """
 
     backbone: str
@@ -56,6 +60,7 @@ class ModelConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     ant_loss: str = "mse"
     backbone_weights: str | None = None
+    pool: str = "l2"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -84,6 +89,8 @@ class ModelConfig:
             raise ConfigError(f"backbone {self.backbone!r} has no packaged weights (backbone_weights='packaged')")
         if self.ant_loss not in ANT_LOSSES:
             raise ConfigError(f"ant_loss must be one of {ANT_LOSSES}, got {self.ant_loss!r}")
+        if self.pool not in POOLS:
+            raise ConfigError(f"pool must be one of {POOLS}, got {self.pool!r}")
         object.__setattr__(self, "extra", dict(self.extra))
 
     @property

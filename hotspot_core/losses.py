@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .model import HotspotModel, l2_pool
+from .model import HotspotModel
 
 MSE_WEIGHT = 0.1  # the reference puts lambda_ant = 0.1 inside its MSE loss (spec 1.8)
 TRIPLET_MARGIN = 0.5
@@ -88,7 +88,7 @@ def compute_losses(
 
     if inactive_features is None:
         inactive_features = model.features(inactive)
-    anticipated = l2_pool(model.anticipate(inactive_features))
+    anticipated = model.pool(model.anticipate(inactive_features))
     losses.aux = F.cross_entropy(model.fc(model.lstm_step(anticipated)), verbs, reduction="none")
     if model.config.ant_loss == "mse":
         losses.ant = anticipation_mse(anticipated, active)
@@ -96,6 +96,6 @@ def compute_losses(
         if negative_pooled is None:
             if negative is None:
                 raise ValueError("the triplet anticipation loss needs a negative inactive image")
-            negative_pooled = l2_pool(model.features(negative))  # F_ant is not applied to the negative
+            negative_pooled = model.pool(model.features(negative))  # F_ant is not applied to the negative
         losses.ant = anticipation_triplet(anticipated, active, negative_pooled)
     return losses

@@ -1,6 +1,6 @@
 """The interaction-hotspot anticipation model (paper Sec. 3, spec sections 1-2), as plain PyTorch modules.
 
-    clip frames --backbone--> L2 pool --LSTM--> fc --> action logits            (L_cls)
+    clip frames --backbone--> L2 pool --LSTM--> fc --> action logits            (L_cls; pool: config.pool)
     inactive image --backbone--> x_I --F_ant--> L2 pool --1 LSTM step--> fc      (L_aux)
     L_ant: anticipated inactive feature vs the pooled feature of the most confident frame t*
     hotspot map H_a = sum_c ReLU(d y_a / d x_I * x_I)                            (paper Eq. 4)
@@ -29,6 +29,23 @@ def l2_pool(x: torch.Tensor) -> torch.Tensor:
     for an all-zero channel, where sqrt's derivative would be 0/0.
     """
     return torch.linalg.vector_norm(x.flatten(2), ord=2, dim=2)
+
+
+def avg_pool(x: torch.Tensor) -> torch.Tensor:
+    """Spatial mean (the reference's unused 'avg' pool_fn, spec 1.3): (N,C,h,w) -> (N,C)."""
+    return x.flatten(2).mean(2)
+
+
+_POOL_FNS = {"l2": l2_pool, "avg": avg_pool}
+
+
+def spatial_pool(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """Pool (N,C,h,w) -> (N,C) by ``kind``, one of ``hotspot_core.config.POOLS``."""
+    try:
+        fn = _POOL_FNS[kind]
+    except KeyError:
+        raise ValueError(f"unknown pool {kind!r}; choose from {sorted(_POOL_FNS)}") from None
+    return fn(x)
 
 
 def anticipation_module(channels: int) -> nn.Sequential:
@@ -70,8 +87,12 @@ class HotspotModel(nn.Module):
         return self.config.actions
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen backbone features x_I: (N,3,S,S) normalised RGB -> (N,C,S/8,S/8)."""
+        """Frozen backbone features x_I: (N,3,S,S) normalised RGB -> (N,C,S/stride,S/stride)."""
         return self.backbone(images)
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The configured spatial pool (L2 in the reference): (N,C,h,w) -> (N,C)."""
+        return spatial_pool(x, self.config.pool)
 
     def anticipate(self, x: torch.Tensor) -> torch.Tensor:
         """F_ant, or the identity for the no-anticipation (LSTM+Grad-CAM) variant."""
@@ -88,12 +109,12 @@ class HotspotModel(nn.Module):
 
     def inactive_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Raw action logits of inactive-image features: F_ant -> pool -> one LSTM step -> fc."""
-        return self.fc(self.lstm_step(l2_pool(self.anticipate(x))))
+        return self.fc(self.lstm_step(self.pool(self.anticipate(x))))
 
     def clip_forward(
         self, pooled_frames: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Run the LSTM over L2-pooled clip frames (B,T,C) with true lengths (B,).
+        """Run the LSTM over pooled clip frames (B,T,C) with true lengths (B,).
 
         Returns the clip logits from the hidden state at the last real frame, and the per-step
         outputs (B,T',C) (zeros past each clip's length, T' = longest length), as the reference.
@@ -105,9 +126,9 @@ class HotspotModel(nn.Module):
         return self.fc(h[-1]), steps
 
     def pooled_clip_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B,T,3,S,S) -> (B,T,C) L2-pooled backbone features of every frame (padding frames too)."""
+        """(B,T,3,S,S) -> (B,T,C) pooled backbone features of every frame (padding frames too)."""
         b, t = frames.shape[:2]
-        return l2_pool(self.features(frames.flatten(0, 1))).view(b, t, -1)
+        return self.pool(self.features(frames.flatten(0, 1))).view(b, t, -1)
 
     # ------------------------------------------------------------------------------------ hotspots
     @contextlib.contextmanager

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from .checkpoint import CheckpointError, check_state_dict, save_checkpoint
+from .config import POOLS
 from .model import HotspotModel
 
 
@@ -63,8 +64,12 @@ def import_reference_checkpoint(
         )
     args = ckpt.get("args")
     ant_loss = getattr(args, "ant_loss", "mse") or "mse"
+    pool_fn = str(getattr(args, "pool_fn", "L2") or "L2")  # the reference's pool_fn: 'L2' (default) or 'avg'
+    if pool_fn.lower() not in POOLS:
+        raise CheckpointError(f"{src}: unsupported pool_fn {pool_fn!r} in its args (expected 'L2' or 'avg')")
     model = HotspotModel(
-        {"backbone": backbone, "actions": list(actions), "input_size": input_size, "ant_loss": ant_loss}
+        {"backbone": backbone, "actions": list(actions), "input_size": input_size, "ant_loss": ant_loss,
+         "pool": pool_fn.lower()}
     )
     check_state_dict(model.state_dict(), state, str(src))
     model.load_state_dict(state, strict=True)

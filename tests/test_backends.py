@@ -90,6 +90,25 @@ def test_onnxruntime_matches_torch_fp32(model, images, reference, cache_dir):
     assert rel_err(again.run(images.numpy()).numpy()[2], reference[2]) < BOUNDS["fp32"]
 
 
+def test_onnxruntime_serves_the_average_pool_stride_32_variant(images, cache_dir):
+    """The ablation's 'basic' model (stride-32 trunk, average pooling, no F_ant) exports and matches autograd."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(3)
+    basic = build_model({"backbone": "resnet18", "actions": ACTIONS, "input_size": 64, "pool": "avg",
+                         "ant_loss": "none"}).eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        autograd = basic.hotspot_maps(basic.features(x), method="autograd").numpy()
+    backend = create_backend("onnxruntime", basic, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
+    logits, _, maps = backend.run(x).numpy()
+    assert maps.shape == (2, 5, 2, 2) and rel_err(maps, autograd) < BOUNDS["fp32"]
+    assert read_metadata(backend.onnx_path)["pool"] == "avg"
+    l2 = build_model({**basic.config.to_dict(), "pool": "l2"})
+    l2.load_state_dict(basic.state_dict())
+    with pytest.raises(BackendError, match="pool avg vs model l2"):
+        create_backend("onnxruntime", l2, "cpu", options={"onnx_path": str(backend.onnx_path)})
+
+
 def test_reduced_precision_within_bounds(model, images, reference, cache_dir, tmp_path):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")

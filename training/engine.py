@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hotspot_core.losses import compute_losses
-from hotspot_core.model import HotspotModel, l2_pool
+from hotspot_core.model import HotspotModel, spatial_pool
 
 from .direct_cls import DirectCLSModel
 
@@ -38,6 +38,7 @@ class BackboneRunner:
     def __init__(self, model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None = None,
                  channels_last: bool = False) -> None:
         self.model = model
+        self.pool_kind = model.config.pool
         self.device = device
         self.amp_dtype = amp_dtype
         self.channels_last = channels_last and device.type == "cuda"
@@ -61,7 +62,7 @@ class BackboneRunner:
         b, t = frames.shape[:2]
         lengths = lengths.tolist()
         real = torch.cat([frames[i, :n] for i, n in enumerate(lengths)])
-        pooled = l2_pool(self(real))
+        pooled = spatial_pool(self(real), self.pool_kind)
         out = pooled.new_zeros(b, t, pooled.shape[1])
         start = 0
         for i, n in enumerate(lengths):
@@ -94,11 +95,11 @@ class TrainStep(nn.Module):
         if inactive is not None and self.runner.channels_last:
             inactive = inactive.contiguous(memory_format=torch.channels_last)
         if direct:
-            losses = m.losses(pooled, lengths, verbs, None if inactive is None else l2_pool(inactive))
+            losses = m.losses(pooled, lengths, verbs, None if inactive is None else m.pool(inactive))
         else:
             negative = batch.get("negative_pooled")
             if m.config.ant_loss == "triplet" and negative is None:
-                negative = l2_pool(self.runner(batch["negative"]))
+                negative = m.pool(self.runner(batch["negative"]))
             losses = compute_losses(m, None, lengths, verbs, pooled_frames=pooled, inactive_features=inactive,
                                     negative_pooled=None if negative is None else negative.to(device))
         zero = losses.cls.new_zeros(())

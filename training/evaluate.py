@@ -12,10 +12,14 @@ and ``hotspot_core.metrics.evaluate`` does the 28x28 scoring. Methods:
 * ``lstm_gradcam``: a checkpoint trained with ``ant_loss none``: the same maps through the classifier
   without F_ant (the reference's ``ic_classifier`` with ``ant_loss=None``);
 * ``direct_cls``: a DIRECT CLS checkpoint (``training.train --method direct_cls``);
+* ``basic``: the supplement's "OURS (BASIC)" row: no anticipation, average pooling, a native stride-32
+  backbone (7x7 maps at 224 px);
+* ``resolution``: its "+ RESOLUTION" row: no anticipation, average pooling, the dilated stride-8 backbone;
 * ``center_bias``: the reference's fixed Gaussian (no checkpoint).
 
-Supplement Table S1 rows: "+L2 POOL" is the ``lstm_gradcam`` model (28x28 features, L2 pooling, no
-anticipation) and "+ANTICIPATION" is ``ours``; the JSON names them under ``ablation_row``.
+Supplement Table S1 rows: BASIC -> +RESOLUTION -> "+L2 POOL" (the ``lstm_gradcam`` model: stride 8, L2
+pooling, no anticipation) -> "+ANTICIPATION" (``ours``); the JSON names them under ``ablation_row``.
+Each checkpoint is checked to be the variant its method name claims.
 """
 from __future__ import annotations
 
@@ -44,9 +48,14 @@ from .distributed import resolve_device
 
 __all__ = ["METHODS", "ABLATION_ROWS", "method_maps", "evaluate_methods", "main"]
 
-METHODS = ("ours", "lstm_gradcam", "direct_cls", "center_bias")
-ABLATION_ROWS = {"lstm_gradcam": "+ L2 POOL", "ours": "+ ANTICIPATION", "direct_cls": "DIRECT CLS"}
-LABELS = {"ours": "OURS", "lstm_gradcam": "LSTM+GRAD-CAM", "direct_cls": "DIRECT CLS", "center_bias": "CENTER BIAS"}
+METHODS = ("ours", "lstm_gradcam", "direct_cls", "basic", "resolution", "center_bias")
+ABLATION_ROWS = {"basic": "OURS (BASIC)", "resolution": "+ RESOLUTION", "lstm_gradcam": "+ L2 POOL",
+                 "ours": "+ ANTICIPATION", "direct_cls": "DIRECT CLS"}
+LABELS = {"ours": "OURS", "lstm_gradcam": "LSTM+GRAD-CAM", "direct_cls": "DIRECT CLS", "basic": "OURS (BASIC)",
+          "resolution": "+ RESOLUTION", "center_bias": "CENTER BIAS"}
+# What each hotspot-model method must be: (anticipation, pool, backbone output stride); None: any.
+VARIANTS = {"ours": (True, None, None), "lstm_gradcam": (False, "l2", None), "basic": (False, "avg", 32),
+            "resolution": (False, "avg", 8)}
 
 
 def _images(ds: HotspotTestImages, size: int, mean: Sequence[float], std: Sequence[float],
@@ -77,12 +86,7 @@ def method_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestImages,
         maps_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = model.hotspot_maps
     else:
         model = load_model(checkpoint, map_location=device)
-        want_ant = name == "ours"
-        if model.config.use_anticipation != want_ant:
-            raise ValueError(
-                f"{checkpoint}: method {name!r} needs a model trained with "
-                f"{'an anticipation loss' if want_ant else 'ant_loss none'}, but it has ant_loss {model.config.ant_loss!r}"
-            )
+        _check_variant(name, model.config, checkpoint)
         maps_fn = lambda x, a: model.hotspot_maps(x, a, method="analytic")  # noqa: E731
     if kind not in ("hotspots", "direct_cls"):
         raise ValueError(f"{checkpoint}: unknown checkpoint method {kind!r}")
@@ -96,6 +100,23 @@ def method_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestImages,
         for i, m in zip(idx, maps):
             out[keys[i]] = m
     return out
+
+
+def _check_variant(name: str, cfg: Any, checkpoint: Any) -> None:
+    """Raise ValueError unless the checkpoint is the model variant that method ``name`` stands for."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown method {name!r}; choose from {METHODS}")
+    want_ant, want_pool, want_stride = VARIANTS[name]
+    stride = cfg.input_size // cfg.feature_size
+    problems = []
+    if cfg.use_anticipation != want_ant:
+        problems.append(f"{'an anticipation loss' if want_ant else 'ant_loss none'} (it has {cfg.ant_loss!r})")
+    if want_pool is not None and cfg.pool != want_pool:
+        problems.append(f"pool {want_pool!r} (it has {cfg.pool!r})")
+    if want_stride is not None and stride != want_stride:
+        problems.append(f"a stride-{want_stride} backbone (it has {cfg.backbone!r}, stride {stride})")
+    if problems:
+        raise ValueError(f"{checkpoint}: method {name!r} needs " + ", ".join(problems))
 
 
 def _check_actions(actions: Sequence[str], verbs: Sequence[str], checkpoint: Any) -> None:
@@ -150,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     ds = build_test_images(data_cfg, split=args.split)
     device = resolve_device(args.device)
-    results = evaluate_methods(args.methods, ds, device, seed=args.seed)
+    try:
+        results = evaluate_methods(args.methods, ds, device, seed=args.seed)
+    except ValueError as exc:  # a checkpoint that is not the variant its method name claims, wrong verbs ...
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for name, r in results.items():
         where = f" ({r['checkpoint']})" if r["checkpoint"] else ""
         print(f"== {r['label']}{where}")

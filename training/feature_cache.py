@@ -1,9 +1,11 @@
 """Frozen-backbone feature cache: run the backbone once, train the head on what it wrote many times.
 
 The backbone is frozen and in eval mode (spec 1.1), so its outputs depend only on the input pixels. The
-cache stores, per training clip and per *view*, the L2-pooled features of the clip's real frames (T,C)
+cache stores, per training clip and per *view*, the pooled features of the clip's real frames (T,C)
 and the spatial features of its inactive image (C,h,w) -- everything ``compute_losses`` needs -- plus
-the pooled negative image for the EPIC triplet loss.
+the pooled negative image for the EPIC triplet loss. Pooled vectors are stored for every pool of
+``hotspot_core.config.POOLS`` (L2 and average: cheap next to the backbone), so models that differ only
+in their pooling share one cache.
 
 Augmentation: training crops and flips are random per epoch, so a cache of one draw would remove them.
 Instead ``views`` augmented draws are pre-computed per item, and view ``v`` of item ``i`` is exactly what
@@ -36,7 +38,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from hotspot_core.model import l2_pool
+from hotspot_core.config import POOLS
+from hotspot_core.model import spatial_pool
 
 from .data.clips import ClipDatasetBase
 from .distributed import DistInfo, barrier
@@ -45,7 +48,7 @@ log = logging.getLogger("training.feature_cache")
 
 __all__ = ["CacheKey", "CachedClipFeatures", "ensure_feature_cache", "file_sha256"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: pooled vectors per pool kind (pooled_l2.npy, pooled_avg.npy, ...)
 AUGMENTATION = "shorter-side resize, one random crop per clip, clip-wide flip p=0.5; inactive: own crop/flip"
 META = "meta.json"
 
@@ -96,17 +99,22 @@ class CacheKey:
 
 
 class CachedClipFeatures(Dataset):
-    """Reads a built cache: item ``i`` of epoch ``e`` is view ``e % views`` of clip ``i``."""
+    """Reads a built cache: item ``i`` of epoch ``e`` is view ``e % views`` of clip ``i``.
 
-    def __init__(self, folder: str | Path) -> None:
+    pool: which pooled vectors to serve ('l2' or 'avg', the model's ``config.pool``).
+    """
+
+    def __init__(self, folder: str | Path, pool: str = "l2") -> None:
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         self.folder = Path(folder)
         with open(self.folder / META, encoding="utf-8") as f:
             self.meta = json.load(f)
-        self.pooled = np.load(self.folder / "pooled.npy", mmap_mode="r")
+        self.pooled = np.load(self.folder / f"pooled_{pool}.npy", mmap_mode="r")
         self.lengths = np.load(self.folder / "lengths.npy")
         self.verbs = np.load(self.folder / "verbs.npy")
         self.inactive = np.load(self.folder / "inactive.npy", mmap_mode="r")
-        neg = self.folder / "negative.npy"
+        neg = self.folder / f"negative_{pool}.npy"
         self.negative = np.load(neg, mmap_mode="r") if self.meta["key"]["negatives"] else None
         self.views = int(self.meta["key"]["views"])
         self.epoch = 0
@@ -168,17 +176,19 @@ def ensure_feature_cache(
     batch_size: int = 16,
     num_workers: int = 0,
     progress: bool = False,
+    pool: str = "l2",
 ) -> CachedClipFeatures:
     """Open the cache in ``folder``, building it first if it is absent or its fingerprint differs.
 
     ``features``: the frozen backbone, (N,3,S,S) normalised images -> (N,C,h,w) float32 on ``info.device``
     (``training.engine.BackboneRunner`` applies autocast and channels-last on CUDA).
+    pool: the pooled vectors the returned dataset serves (every kind is cached).
     """
     folder = Path(folder)
     if _decide(folder, key, info):
         _build(folder, key, dataset, features, info, batch_size, num_workers, progress)
     barrier()
-    return CachedClipFeatures(folder)
+    return CachedClipFeatures(folder, pool)
 
 
 def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Callable[[torch.Tensor], torch.Tensor],
@@ -194,15 +204,17 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         fmt = np.lib.format
-        fmt.open_memmap(folder / "pooled.npy", "w+", np.float32, (n, views, t_max, c)).flush()
+        for kind in POOLS:
+            fmt.open_memmap(folder / f"pooled_{kind}.npy", "w+", np.float32, (n, views, t_max, c)).flush()
+            if key.negatives:
+                fmt.open_memmap(folder / f"negative_{kind}.npy", "w+", np.float32, (n, views, c)).flush()
         fmt.open_memmap(folder / "inactive.npy", "w+", np.float16, (n, views, *shape)).flush()
-        if key.negatives:
-            fmt.open_memmap(folder / "negative.npy", "w+", np.float32, (n, views, c)).flush()
         np.save(folder / "verbs.npy", np.asarray(dataset.labels, dtype=np.int64))
     barrier()
-    pooled = np.load(folder / "pooled.npy", mmap_mode="r+")
+    pooled = {kind: np.load(folder / f"pooled_{kind}.npy", mmap_mode="r+") for kind in POOLS}
     inactive = np.load(folder / "inactive.npy", mmap_mode="r+")
-    negative = np.load(folder / "negative.npy", mmap_mode="r+") if key.negatives else None
+    negative = ({kind: np.load(folder / f"negative_{kind}.npy", mmap_mode="r+") for kind in POOLS}
+                if key.negatives else None)
     lengths = np.zeros((n, views), dtype=np.int64)
     mine = list(range(info.rank, n, info.world_size))
     iterator = range(views)
@@ -220,21 +232,24 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
             pos += len(idx)
             with torch.no_grad():
                 real = torch.cat([f[:length] for f, length in zip(batch["frames"], batch["length"])])
-                frame_pooled = l2_pool(features(real.to(info.device)).float()).cpu().numpy()
+                real_features = features(real.to(info.device)).float()
+                frame_pooled = {kind: spatial_pool(real_features, kind).cpu().numpy() for kind in POOLS}
                 inact = features(batch["inactive"].to(info.device)).float().cpu().numpy()
-                neg = l2_pool(features(batch["negative"].to(info.device)).float()).cpu().numpy() if key.negatives else None
+                if negative is not None:
+                    neg_features = features(batch["negative"].to(info.device)).float()
+                    neg = {kind: spatial_pool(neg_features, kind).cpu().numpy() for kind in POOLS}
             start = 0
             for j, (i, length) in enumerate(zip(idx, batch["length"])):
-                pooled[i, v, :length] = frame_pooled[start : start + length]
-                pooled[i, v, length:] = 0.0
+                for kind in POOLS:
+                    pooled[kind][i, v, :length] = frame_pooled[kind][start : start + length]
+                    pooled[kind][i, v, length:] = 0.0
+                    if negative is not None:
+                        negative[kind][i, v] = neg[kind][j]
                 start += length
                 lengths[i, v] = length
                 inactive[i, v] = inact[j].astype(np.float16)
-                if negative is not None:
-                    negative[i, v] = neg[j]
-    for arr in (pooled, inactive, negative):
-        if arr is not None:
-            arr.flush()
+    for arr in (*pooled.values(), inactive, *(negative or {}).values()):
+        arr.flush()
     np.save(folder / f"lengths.rank{info.rank}.npy", lengths)
     barrier()
     if info.is_main:

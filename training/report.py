@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-ORDER = ("center_bias", "lstm_gradcam", "direct_cls", "ours")
+ORDER = ("center_bias", "basic", "resolution", "lstm_gradcam", "direct_cls", "ours")
 METRICS = (("KLD", "↓"), ("SIM", "↑"), ("AUC-J", "↑"))
 
 
 def table(groups: Sequence[tuple[str, dict]]) -> str:
-    """Rows: methods; columns: KLD/SIM/AUC-J (mean ± s.e.) of each group, best per column in bold."""
+    """Rows: methods (with their Table S1 row); columns: KLD/SIM/AUC-J (mean ± s.e.) of each group, best
+    per column in bold."""
     head = "| method | " + " | ".join(f"{g} {m} {d}" for g, _ in groups for m, d in METRICS) + " |"
     sep = "|---|" + "---|" * (len(groups) * len(METRICS))
     best: dict[tuple[str, str], float] = {}
@@ -25,7 +26,10 @@ def table(groups: Sequence[tuple[str, dict]]) -> str:
     rows = []
     names = [n for n in ORDER if any(n in data["methods"] for _, data in groups)]
     for name in names:
-        label = next(data["methods"][name]["label"] for _, data in groups if name in data["methods"])
+        r0 = next(data["methods"][name] for _, data in groups if name in data["methods"])
+        label = r0["label"]
+        if r0.get("ablation_row") and r0["ablation_row"] != label:
+            label = f"{label} ({r0['ablation_row']})"  # its row in the supplement's Table S1
         cells = []
         for g, data in groups:
             r = data["methods"].get(name)

@@ -74,6 +74,7 @@ def build_training_model(cfg: TrainConfig, actions: Sequence[str]) -> HotspotMod
     model_cfg = ModelConfig(
         backbone=cfg.backbone, actions=tuple(actions), input_size=cfg.input_size,
         ant_loss="none" if cfg.method == DIRECT_METHOD else cfg.ant_loss, backbone_weights=cfg.backbone_weights,
+        pool=cfg.pool,
     )
     torch.manual_seed(cfg.seed)
     return DirectCLSModel(model_cfg) if cfg.method == DIRECT_METHOD else HotspotModel(model_cfg)
@@ -166,9 +167,10 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
     runner = BackboneRunner(model, info.device, amp_dtype, cfg.channels_last)
     if info.is_main:
         (cfg.out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-        log.info("%s: %d training clips, actions %s, backbone %s (%s), input %d, ant_loss %s, %d rank(s) on %s%s",
+        log.info("%s: %d training clips, actions %s, backbone %s (%s), input %d, ant_loss %s, pool %s, "
+                 "%d rank(s) on %s%s",
                  cfg.method, len(clips), list(clips.verbs), cfg.backbone, cfg.backbone_weights, cfg.input_size,
-                 model.config.ant_loss, info.world_size, info.device,
+                 model.config.ant_loss, model.config.pool, info.world_size, info.device,
                  f", autocast {amp_dtype}" if amp_dtype else "")
 
     dataset: Any = clips
@@ -182,7 +184,8 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
             negatives=cfg.dataset.name == "epic",
         )
         dataset = ensure_feature_cache(cfg.cache_features, key, clips, runner, info, batch_size=16,
-                                       num_workers=cfg.num_workers, progress=cfg.progress)
+                                       num_workers=cfg.num_workers, progress=cfg.progress,
+                                       pool=model.config.pool)
         workers = 0  # reading the memory-mapped cache is cheaper than starting worker processes
     per_rank_batch = max(1, cfg.batch_size // info.world_size)
     sampler = DistributedClassBalancedSampler(dataset.labels, info.world_size, info.rank, cfg.seed, cfg.sampler_cap)

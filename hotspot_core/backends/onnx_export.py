@@ -118,13 +118,14 @@ def export_onnx(
         "std": json.dumps(list(cfg.std)),
         "backbone": cfg.backbone,
         "ant_loss": cfg.ant_loss,
+        "pool": cfg.pool,
         "top_k": str(0 if k == cfg.num_actions else k),  # 0: maps for every action, in model order
         "precision": precision,
         "opset": str(opset),
         "batch": "dynamic" if batch_dynamic else str(batch),
         "model_sha256": model_sha256(model),
         "input": f"{INPUT_NAME}: float32 (N,3,S,S) RGB in [0,1], (x - mean) / std",
-        "outputs": "logits: float32 (N,A); actions: int32 (N,K) map action indices; maps: float32 (N,K,S/8,S/8) raw Eq. 4",
+        "outputs": "logits: float32 (N,A); actions: int32 (N,K) map action indices; maps: float32 (N,K,F,F) raw Eq. 4, F = feature_size",
         "producer": f"torch {torch.__version__}",
         **(extra_metadata or {}),
     }
@@ -177,6 +178,8 @@ def check_matches_model(meta: dict[str, Any], model: "HotspotModel", top_k: int 
         problems.append("mean/std differ from the model's")
     if meta["backbone"] != cfg.backbone:
         problems.append(f"backbone {meta['backbone']} vs model {cfg.backbone}")
+    if meta.get("pool", "l2") != cfg.pool:  # exports older than the pool option are L2
+        problems.append(f"pool {meta.get('pool', 'l2')} vs model {cfg.pool}")
     if meta["top_k"] != want_k:
         problems.append(f"top_k {meta['top_k']} vs requested {want_k} (0 = all actions)")
     if meta.get("model_sha256") and meta["model_sha256"] != model_sha256(model):
