@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
+from .checkpoint import state_dict_problems
+
 
 PACKAGED = "packaged"  # backbone_weights value: the ImageNet weights shipped in the backbone's pip package
 
@@ -113,19 +115,9 @@ class FrozenTrunk(nn.Module):
                     key = key[len(prefix):]
             if not self.ignored_key(key):
                 cleaned[key] = value
-        own = self.net.state_dict()
-        missing = sorted(set(own) - set(cleaned))
-        unexpected = sorted(set(cleaned) - set(own))
-        wrong = [
-            f"{k}: file {tuple(cleaned[k].shape)} vs backbone {tuple(own[k].shape)}"
-            for k in sorted(set(own) & set(cleaned))
-            if tuple(cleaned[k].shape) != tuple(own[k].shape)
-        ]
-        if missing or unexpected or wrong:
-            raise BackboneWeightsError(
-                f"backbone weights {path} do not fit: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
-                f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}, shape mismatches {wrong[:5]}"
-            )
+        problems = state_dict_problems(self.net.state_dict(), cleaned)
+        if problems:
+            raise BackboneWeightsError(f"backbone weights {path} do not fit: " + " | ".join(problems))
         self.net.load_state_dict(cleaned, strict=True)
 
 

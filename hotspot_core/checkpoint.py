@@ -77,8 +77,8 @@ def read_metadata(path: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]
     return config, extra
 
 
-def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], source: str) -> None:
-    """Raise a CheckpointError naming every missing, unexpected or wrongly shaped tensor."""
+def state_dict_problems(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]) -> list[str]:
+    """Every way ``found`` differs from ``expected`` (wrong shapes, missing and unexpected tensors); [] if none."""
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
     wrong = [
@@ -93,6 +93,12 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
         problems.append(f"missing tensors: {missing[:8]}" + (" ..." if len(missing) > 8 else ""))
     if unexpected:
         problems.append(f"unexpected tensors: {unexpected[:8]}" + (" ..." if len(unexpected) > 8 else ""))
+    return problems
+
+
+def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise a CheckpointError naming every missing, unexpected or wrongly shaped tensor."""
+    problems = state_dict_problems(expected, found)
     if problems:
         raise CheckpointError(f"{source} does not match its model config: " + " | ".join(problems))
 

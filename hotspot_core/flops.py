@@ -23,7 +23,7 @@ def graph_flops(model: "HotspotModel", top_k: int | None = None) -> dict[str, fl
     size = model.config.input_size
     images = torch.empty(1, 3, size, size, device="meta")
     with FlopCounterMode(display=False) as counter:
-        feats = meta.features(images)
+        meta.features(images)
     backbone = counter.get_total_flops()
     graph = HotspotGraph(meta, top_k=top_k)
     with FlopCounterMode(display=False) as counter:

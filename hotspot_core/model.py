@@ -60,28 +60,14 @@ def anticipation_module(channels: int) -> nn.Sequential:
     )
 
 
-class HotspotModel(nn.Module):
-    """Backbone + F_ant + LSTM + action classifier, with Eq. 4 hotspot maps.
-
-    State-dict names follow the authors' code (``project``, ``rnn``, ``fc``, ``h0``, ``c0``) so their
-    checkpoints map one-to-one (see ``hotspot_core.reference_import``).
-    """
+class FrozenFeatureModel(nn.Module):
+    """A ``ModelConfig`` and its frozen backbone: what every hotspot method (ours, DIRECT CLS) is built on."""
 
     def __init__(self, config: ModelConfig | Mapping[str, Any]) -> None:
         super().__init__()
         self.config = ModelConfig.from_dict(config)
-        c = self.config.feature_dim
         self.backbone = build_backbone(self.config.backbone, self.config.backbone_weights)
-        self.project = anticipation_module(c)
-        self.rnn = nn.LSTM(c, c, batch_first=True)
-        self.h0 = nn.Parameter(torch.empty(1, 1, c))
-        self.c0 = nn.Parameter(torch.empty(1, 1, c))
-        gain = nn.init.calculate_gain("relu")
-        nn.init.xavier_normal_(self.h0, gain=gain)
-        nn.init.xavier_normal_(self.c0, gain=gain)
-        self.fc = nn.Linear(c, self.config.num_actions)
 
-    # ----------------------------------------------------------------------------------------- pieces
     @property
     def actions(self) -> tuple[str, ...]:
         return self.config.actions
@@ -94,6 +80,27 @@ class HotspotModel(nn.Module):
         """The configured spatial pool (L2 in the reference): (N,C,h,w) -> (N,C)."""
         return spatial_pool(x, self.config.pool)
 
+
+class HotspotModel(FrozenFeatureModel):
+    """Backbone + F_ant + LSTM + action classifier, with Eq. 4 hotspot maps.
+
+    State-dict names follow the authors' code (``project``, ``rnn``, ``fc``, ``h0``, ``c0``) so their
+    checkpoints map one-to-one (see ``hotspot_core.reference_import``).
+    """
+
+    def __init__(self, config: ModelConfig | Mapping[str, Any]) -> None:
+        super().__init__(config)
+        c = self.config.feature_dim
+        self.project = anticipation_module(c)
+        self.rnn = nn.LSTM(c, c, batch_first=True)
+        self.h0 = nn.Parameter(torch.empty(1, 1, c))
+        self.c0 = nn.Parameter(torch.empty(1, 1, c))
+        gain = nn.init.calculate_gain("relu")
+        nn.init.xavier_normal_(self.h0, gain=gain)
+        nn.init.xavier_normal_(self.c0, gain=gain)
+        self.fc = nn.Linear(c, self.config.num_actions)
+
+    # ----------------------------------------------------------------------------------------- pieces
     def anticipate(self, x: torch.Tensor) -> torch.Tensor:
         """F_ant, or the identity for the no-anticipation (LSTM+Grad-CAM) variant."""
         return self.project(x) if self.config.use_anticipation else x

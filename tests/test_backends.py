@@ -16,7 +16,7 @@ import torch
 
 from hotspot_core.backends import BACKEND_NAMES, BackendError, BackendOptions, backend_class, create_backend
 from hotspot_core.backends.engine_cache import EngineCache, EngineKey
-from hotspot_core.backends.onnx_export import check_matches_model, export_onnx, read_metadata
+from hotspot_core.backends.onnx_export import check_matches_model, read_metadata
 from hotspot_core.model import build_model
 
 ACTIONS = ["hold", "rotate", "push", "pull", "cut"]

@@ -19,38 +19,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hotspot_core.backbones import BackboneWeightsError, build_backbone
+from hotspot_core.backbones import BackboneWeightsError
 from hotspot_core.checkpoint import CheckpointError, load_weights_into, read_metadata
 from hotspot_core.config import ModelConfig
 from hotspot_core.losses import Losses
-from hotspot_core.model import spatial_pool
+from hotspot_core.model import FrozenFeatureModel
 
 METHOD = "direct_cls"
 
 __all__ = ["DirectCLSModel", "load_direct_cls", "METHOD"]
 
 
-class DirectCLSModel(nn.Module):
+class DirectCLSModel(FrozenFeatureModel):
     """Frozen backbone -> pool (config.pool) -> Linear(C,C) -> ReLU -> Linear(C,A), one image at a time."""
 
     def __init__(self, config: ModelConfig | Mapping[str, Any]) -> None:
-        super().__init__()
-        self.config = ModelConfig.from_dict(config)
+        super().__init__(config)
         c = self.config.feature_dim
-        self.backbone = build_backbone(self.config.backbone, self.config.backbone_weights)
         self.hidden = nn.Linear(c, c)
         self.fc = nn.Linear(c, self.config.num_actions)
-
-    @property
-    def actions(self) -> tuple[str, ...]:
-        return self.config.actions
-
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(images)
-
-    def pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The configured spatial pool: (N,C,h,w) -> (N,C)."""
-        return spatial_pool(x, self.config.pool)
 
     def classify_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """(N,C) pooled features -> (N,A) logits."""

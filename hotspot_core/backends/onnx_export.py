@@ -216,6 +216,37 @@ def cached_export(
     return export_onnx(model, path, top_k=top_k, opset=opset, precision=precision, calibration=calibration)
 
 
+def load_calibration(path: str) -> np.ndarray:
+    """The int8 calibration set: a .npy of normalised crops (N,3,S,S), as float32."""
+    if not path:
+        raise BackendError("int8 needs a calibration set: options.calibration = a .npy of normalised crops (N,3,S,S)")
+    data = np.load(path)
+    if data.ndim != 4 or data.shape[1] != 3:
+        raise BackendError(f"calibration {path} must hold normalised crops (N,3,S,S), got shape {data.shape}")
+    return data.astype(np.float32)
+
+
+def onnx_for_backend(
+    model: "HotspotModel", top_k: int | None, precision: str, onnx_path: str | None, cache_dir: Path,
+    calibration: str, backend: str,
+) -> tuple[Path, str]:
+    """The ONNX file a backend runs and the precision it truly holds.
+
+    A given ``onnx_path`` must fit the model and top-k (``check_matches_model``) and its own precision wins
+    over the requested one, with a log line; otherwise the model is exported into ``cache_dir`` (once).
+    """
+    if onnx_path:
+        path = Path(onnx_path)
+        meta = read_metadata(path)
+        check_matches_model(meta, model, top_k, str(path))
+        if meta["precision"] != precision:
+            log.warning("%s backend: %s is a %s export; running %s, not the requested %s",
+                        backend, path, meta["precision"], meta["precision"], precision)
+        return path, meta["precision"]
+    data = load_calibration(calibration) if precision == "int8" else None
+    return cached_export(model, cache_dir, top_k, precision, calibration=data), precision
+
+
 def constants_to_initializers(proto: "onnx.ModelProto") -> int:
     """Turn tensor-valued Constant nodes (how the exporter writes buffers) into initializers."""
     from onnx import numpy_helper

@@ -1,14 +1,13 @@
 """The ``onnxruntime`` backend: the exported graph on ONNX Runtime (CPU, or CUDA/TensorRT providers)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
-from .onnx_export import cached_export, check_matches_model, read_metadata
+from .onnx_export import onnx_for_backend
 
 if TYPE_CHECKING:
     from ..model import HotspotModel
@@ -51,17 +50,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         if precision == "fp16" and not on_gpu:
             log.warning("onnxruntime backend: fp16 on the CPU provider is slower than fp32; using fp32")
             precision = "fp32"
-        if opts.onnx_path:
-            path = Path(opts.onnx_path)
-            meta = read_metadata(path)
-            check_matches_model(meta, model, top_k, str(path))
-            if meta["precision"] != precision:
-                log.warning("onnxruntime backend: %s is a %s export; running %s, not the requested %s",
-                            path, meta["precision"], meta["precision"], precision)
-            precision = meta["precision"]
-        else:
-            calibration = _load_calibration(opts.calibration) if precision == "int8" else None
-            path = cached_export(model, opts.resolved_cache_dir(), top_k, precision, calibration=calibration)
+        path, precision = onnx_for_backend(model, top_k, precision, opts.onnx_path, opts.resolved_cache_dir(),
+                                           opts.calibration, self.name)
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPT_LEVELS[opts.ort_optimization])
         if opts.threads:
@@ -85,11 +75,3 @@ class OnnxRuntimeBackend(InferenceBackend):
         for b in batch_sizes:
             self._run(np.zeros((b, 3, input_size, input_size), np.float32))
 
-
-def _load_calibration(path: str) -> np.ndarray:
-    if not path:
-        raise BackendError("int8 needs a calibration set: options.calibration = a .npy of normalised crops (N,3,S,S)")
-    data = np.load(path)
-    if data.ndim != 4 or data.shape[1] != 3:
-        raise BackendError(f"calibration {path} must hold normalised crops (N,3,S,S), got shape {data.shape}")
-    return data.astype(np.float32)

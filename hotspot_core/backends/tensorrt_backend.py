@@ -19,7 +19,7 @@ import torch
 
 from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
 from .engine_cache import EngineCache, EngineKey
-from .onnx_export import INPUT_NAME, OUTPUT_NAMES, cached_export, check_matches_model, file_sha256, read_metadata
+from .onnx_export import INPUT_NAME, OUTPUT_NAMES, file_sha256, onnx_for_backend
 
 if TYPE_CHECKING:
     from ..model import HotspotModel
@@ -143,19 +143,8 @@ class TensorRTBackend(InferenceBackend):
             log.warning("tensorrt backend: bf16 Convs need ONNX opset 22; building fp16 instead")
             precision = "fp16"
         cache_dir = opts.resolved_cache_dir()
-        if opts.onnx_path:
-            onnx_path = Path(opts.onnx_path)
-            meta = read_metadata(onnx_path)
-            check_matches_model(meta, model, top_k, str(onnx_path))
-            if meta["precision"] != precision:
-                log.warning("tensorrt backend: %s is a %s export; building %s, not the requested %s",
-                            onnx_path, meta["precision"], meta["precision"], precision)
-            precision = meta["precision"]
-        else:
-            from .onnxruntime_backend import _load_calibration
-
-            calibration = _load_calibration(opts.calibration) if precision == "int8" else None
-            onnx_path = cached_export(model, cache_dir, top_k, precision, calibration=calibration)
+        onnx_path, precision = onnx_for_backend(model, top_k, precision, opts.onnx_path, cache_dir,
+                                                opts.calibration, self.name)
         self.top_k = top_k
         self.precision = precision
         self.max_batch = opts.max_batch

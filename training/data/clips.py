@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -131,6 +132,15 @@ def check_clip_frames(
     return kept
 
 
+def load_annotations(path: Path, key: str) -> dict[str, Any]:
+    """The parsed ``annotations.json`` at ``path``; KeyError naming the file when it has no list ``key``."""
+    with open(path, encoding="utf-8") as f:
+        annots = json.load(f)
+    if key not in annots:
+        raise KeyError(f"{path} has no {key!r} list")
+    return annots
+
+
 class ClipDatasetBase(Dataset):
     """Base class: subclasses fill ``self.items`` and implement ``_inactive(index, item, rng)``."""
 
@@ -175,6 +185,15 @@ class ClipDatasetBase(Dataset):
             "entries": self.report.entries, "dropped_entries": self.dropped_entries,
             "clamped_clips": self.clamped_clips, "missing_frames": self.missing_frames,
         }
+
+    def _open_annotations(self, root: str | Path, annotations: str | Path | None,
+                          split: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Set ``root``, ``annotations_path`` and ``verbs``; return the json and its ``<split>_clips`` list."""
+        self.root = Path(root)
+        self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
+        annots = load_annotations(self.annotations_path, f"{split}_clips")
+        self.verbs: list[str] = list(annots["verbs"])
+        return annots, annots[f"{split}_clips"]
 
     def _finish_check(self) -> None:
         """Log one summary line, and warn once if anything was dropped or clamped."""

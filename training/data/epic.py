@@ -20,7 +20,6 @@ counted in ``dropped_no_inactive``.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 import numpy as np
@@ -68,18 +67,11 @@ class EPICClips(ClipDatasetBase):
         """``split``: 'train' or 'test' (the json's ``<split>_clips``); ``train`` (default: split ==
         'train') picks random windows/crops/flips versus centred ones."""
         super().__init__(split == "train" if train is None else train, max_len, resize, crop, seed)
-        self.root = Path(root)
-        self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
+        annots, clips = self._open_annotations(root, annotations, split)
         self.frames_root = resolve_path(self.root, frames_dir, "frames_rgb_flow/rgb/train")
         self.detection_root = resolve_path(self.root, detection_dir, "object_detection_images/train")
         self.crop_perturb = CropPerturb()
-        with open(self.annotations_path, encoding="utf-8") as f:
-            annots = json.load(f)
-        self.verbs: list[str] = list(annots["verbs"])
         self.nouns: list[str] = list(annots["nouns"])
-        key = f"{split}_clips"
-        if key not in annots:
-            raise KeyError(f"{self.annotations_path} has no {key!r} list")
 
         index = FrameIndex()
         # Inactive boxes whose object-detection frame exists, per noun name.
@@ -100,7 +92,7 @@ class EPICClips(ClipDatasetBase):
         self._noun_keys = sorted(self.inactive)
 
         self.dropped_no_inactive = 0
-        for entry in annots[key]:
+        for entry in clips:
             v_id = str(entry["v_id"])
             noun = self.nouns[int(entry["noun"])]
             start, stop = int(entry["start"]), int(entry["stop"])

@@ -20,7 +20,6 @@ counted in ``missing_images``.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -68,21 +67,14 @@ class OPRAClips(ClipDatasetBase):
         """``split``: 'train' or 'test' (the json's ``<split>_clips``); ``train`` (default: split ==
         'train') picks random windows/crops/flips versus centred ones."""
         super().__init__(split == "train" if train is None else train, max_len, resize, crop, seed)
-        self.root = Path(root)
-        self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
+        annots, clips = self._open_annotations(root, annotations, split)
         self.frames_root = resolve_path(self.root, frames_dir, "frames")
         self.images_root = resolve_path(self.root, images_dir, "images")
-        with open(self.annotations_path, encoding="utf-8") as f:
-            annots = json.load(f)
-        self.verbs: list[str] = list(annots["verbs"])
         self.nouns: list[str] = list(annots.get("nouns", []))
-        key = f"{split}_clips"
-        if key not in annots:
-            raise KeyError(f"{self.annotations_path} has no {key!r} list")
 
         index = FrameIndex()
         self.missing_images = 0  # clips dropped because their catalogue image is missing
-        for entry in annots[key]:
+        for entry in clips:
             rel = opra_clip_dir(entry["clip"])
             names = [opra_frame_name(i) for i in range(1, int(entry["nframes"]) + 1, sample_rate)]
             frames = check_clip_frames(index, self.frames_root / rel, names, self.report)

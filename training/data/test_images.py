@@ -13,7 +13,6 @@ Keys are tuples, so batch with ``collate_test_images`` (keeps them as a list of 
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -22,7 +21,7 @@ from torch.utils.data import Dataset
 
 from hotspot_core.ground_truth import gt_for_scoring, gt_heatmap_from_points
 
-from .clips import load_rgb, resolve_path
+from .clips import load_annotations, load_rgb, resolve_path
 from .config import DatasetConfig
 from .transforms import EvalTransform
 
@@ -61,13 +60,9 @@ class HotspotTestImages(Dataset):
         self.transform = EvalTransform(self.size)
         self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
         self.images_root = resolve_path(self.root, images_dir, "images")
-        with open(self.annotations_path, encoding="utf-8") as f:
-            annots = json.load(f)
+        annots = load_annotations(self.annotations_path, f"{split}_images")
         self.verbs: list[str] = list(annots["verbs"])
-        key = f"{split}_images"
-        if key not in annots:
-            raise KeyError(f"{self.annotations_path} has no {key!r} list")
-        self.entries: list[dict[str, Any]] = list(annots[key])
+        self.entries: list[dict[str, Any]] = list(annots[f"{split}_images"])
 
     @classmethod
     def from_config(cls, cfg: DatasetConfig, split: str = "test") -> "HotspotTestImages":
