@@ -112,6 +112,19 @@ def test_training_lowers_the_loss_and_is_reproducible(world, tmp_path):
     assert sum("epoch_seconds" in x for x in lines) == 14
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_cuda_training_with_autocast_and_channels_last_matches_fp32(world, tmp_path, amp):
+    """Backbone autocast + channels-last on CUDA: same losses as fp32 within reduced-precision noise."""
+    kw = dict(epochs=6, device="cuda")
+    ref = train(tiny_config(world, tmp_path / "fp32", amp="off", channels_last=False, **kw))
+    low = train(tiny_config(world, tmp_path / amp, amp=amp, channels_last=True, **kw))
+    assert all(np.isfinite(low.step_losses))
+    assert np.mean(low.epoch_losses[-2:]) < 0.95 * low.epoch_losses[0], low.epoch_losses
+    np.testing.assert_allclose(low.epoch_losses, ref.epoch_losses, rtol=0.05)
+    assert load_model(low.checkpoint).config.actions == load_model(ref.checkpoint).config.actions
+
+
 def test_resume_continues_from_the_saved_epoch(world, tmp_path):
     cache = tmp_path / "cache"
     straight = train(tiny_config(world, tmp_path / "straight", epochs=3, cache_features=cache))
