@@ -151,14 +151,15 @@ class FrozenEfficientNetLite(FrozenTrunk):
     stride 8. Stage 4's stride-2 depthwise conv runs at stride 1 and every later kept block is dilated by
     2 (the DeepLab "stride -> dilation" scheme), so a 224 input gives 112x28x28. TF-style "same" padding
     is computed at run time by the package's dynamic-padding convs, so dilation is accounted for. Stages
-    6-7 and the 1280-channel head are dropped: at stride 8 they would cost about 3x the kept trunk.
+    6-7 and the 1280-channel head are dropped: kept at stride 8 they make the trunk about 3x as costly.
 
     ``native`` (``efficientnet_lite0``): stem + all 16 blocks, 320 channels at stride 32 (7x7 for 224 px),
     unmodified -- the low-resolution backbone of the supplement's "basic" ablation row.
 
-    ``full_dilated`` (``efficientnet_lite0_full_dilated``): all 16 blocks at stride 8 (stage 6's stride
-    also turned into dilation: 2 in stage 5-6's first block, 4 after), 320x28x28 at 224 px -- ``native``
-    at 4x the resolution with nothing else changed, as the reference's dilated ResNet-50 is to ResNet-50.
+    ``full_dilated`` (``efficientnet_lite0_full_dilated``): all 16 blocks at stride 8 -- stage 6's first
+    block also runs at stride 1 with the dilation before it (2), later blocks with 4 -- so 320x28x28 at
+    224 px: ``native`` at 4x the resolution with nothing else changed, as the reference's dilated
+    ResNet-50 is to ResNet-50.
 
     The output is a linear-bottleneck projection (signed, not post-ReLU); pooling and Eq. 4 do not need
     non-negative features. It is multiplied by a fixed ``scale`` (a buffer, so it is part of the weights
