@@ -70,8 +70,17 @@ def main(argv: list[str] | None = None) -> int:
 
         node = start("node", [py, "-m", "hotspot_ros.node", "--ros-args", "-p", f"model_path:={model}",
                               "-p", "stats_period_sec:=1.0", "-p", "input_qos:=reliable"])
+        ready = out / "recorder.ready"
+        ready.unlink(missing_ok=True)
         recorder = start("recorder", [py, "-m", "hotspot_ros.recorder", "--output", str(out), "--expect", str(frames),
-                                      "--idle", "15", "--timeout", str(args.timeout)])
+                                      "--idle", "15", "--timeout", str(args.timeout), "--ready-file", str(ready)])
+        # The camera starts only once the recorder is matched to the node's output: the first frames'
+        # hotspot messages would otherwise be published before anyone listens, and be lost.
+        ready_by = time.monotonic() + args.timeout
+        while not ready.is_file() and time.monotonic() < ready_by and recorder.poll() is None and node.poll() is None:
+            time.sleep(0.1)
+        if not ready.is_file():
+            print(f"[demo] the recorder never saw the node's hotspots topic; see {out / 'node.log'}", file=sys.stderr)
         source = start("source", [py, "-m", "hotspot_ros.sample_source", "--samples", str(args.samples),
                                   "--rate", str(args.rate), "--loops", str(args.loops)])
         print(f"[demo] {frames} frames at {args.rate} Hz through the hotspot node ({model.name}); "

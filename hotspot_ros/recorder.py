@@ -39,7 +39,7 @@ class Recorder(Node):
         self.last_message = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.create_subscription(HotspotArray, "hotspots", self._on_hotspots, reliable)
+        self.hotspots_sub = self.create_subscription(HotspotArray, "hotspots", self._on_hotspots, reliable)
         self.create_subscription(HotspotArray, "hotspots/actions", lambda m: self._record("/hotspots/actions", m), latched)
         self.create_subscription(MarkerArray, "hotspots/markers", lambda m: self._record("/hotspots/markers", m), reliable)
         self.create_subscription(HotspotStats, "hotspots/stats", self._on_stats, reliable)
@@ -97,13 +97,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=8.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--no-overlays", action="store_true")
+    parser.add_argument("--ready-file", type=Path, default=None,
+                        help="written once the node's hotspots publisher is matched, so a launcher can start the "
+                             "camera only then (a volatile message published before the match would be lost)")
     args, ros_args = parser.parse_known_args(argv)
     rclpy.init(args=ros_args or None)
     node = Recorder(args.output, overlays=not args.no_overlays)
     deadline = time.monotonic() + args.timeout
     try:
+        ready = args.ready_file is None
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
+            if not ready and node.hotspots_sub.get_publisher_count() > 0:
+                args.ready_file.write_text("ready\n")
+                ready = True
             if args.expect and node.hotspots >= args.expect:
                 # one more stats period so the summary includes the last frames' latencies
                 settle = time.monotonic() + 1.5
