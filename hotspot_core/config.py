@@ -37,6 +37,28 @@ def check_config_mapping(cls: type, data: Any, what: str, also_known: tuple[str,
         raise ConfigError(f"unknown {what} config keys {unknown}; known: {sorted(known - set(also_known))}")
 
 
+def check_image_input(cfg: Any) -> None:
+    """Validate the fields every backbone-fed config (model, DAN) shares, normalising mean/std to float tuples.
+
+    ``cfg`` is a frozen dataclass with ``backbone``, ``backbone_weights``, ``input_size``, ``mean`` and ``std``.
+    """
+    from .backbones import BACKBONES  # late import: backbones imports nothing from here but constants
+
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError(f"unknown backbone {cfg.backbone!r}; registered: {sorted(BACKBONES)}")
+    if not isinstance(cfg.input_size, int) or cfg.input_size < 32 or cfg.input_size % 8:
+        raise ConfigError(f"input_size must be an int >= 32 divisible by 8, got {cfg.input_size!r}")
+    for name in ("mean", "std"):
+        value = tuple(float(v) for v in getattr(cfg, name))
+        if len(value) != 3:
+            raise ConfigError(f"{name} must have 3 values (RGB), got {value!r}")
+        object.__setattr__(cfg, name, value)
+    if any(s <= 0 for s in cfg.std):
+        raise ConfigError(f"std values must be > 0, got {cfg.std!r}")
+    if cfg.backbone_weights == "packaged" and BACKBONES[cfg.backbone].packaged_weights is None:
+        raise ConfigError(f"backbone {cfg.backbone!r} has no packaged weights (backbone_weights='packaged')")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and preprocessing of a hotspot model.
@@ -64,10 +86,7 @@ class ModelConfig:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .backbones import BACKBONES  # late import: backbones imports nothing from here but constants
-
-        if self.backbone not in BACKBONES:
-            raise ConfigError(f"unknown backbone {self.backbone!r}; registered: {sorted(BACKBONES)}")
+        check_image_input(self)
         actions = tuple(self.actions)
         if not actions:
             raise ConfigError("'actions' must list at least one action name")
@@ -76,17 +95,6 @@ class ModelConfig:
         if len(set(actions)) != len(actions):
             raise ConfigError(f"action names must be unique, got {list(actions)!r}")
         object.__setattr__(self, "actions", actions)
-        if not isinstance(self.input_size, int) or self.input_size < 32 or self.input_size % 8:
-            raise ConfigError(f"input_size must be an int >= 32 divisible by 8, got {self.input_size!r}")
-        for name in ("mean", "std"):
-            value = tuple(float(v) for v in getattr(self, name))
-            if len(value) != 3:
-                raise ConfigError(f"{name} must have 3 values (RGB), got {value!r}")
-            object.__setattr__(self, name, value)
-        if any(s <= 0 for s in self.std):
-            raise ConfigError(f"std values must be > 0, got {self.std!r}")
-        if self.backbone_weights == "packaged" and BACKBONES[self.backbone].packaged_weights is None:
-            raise ConfigError(f"backbone {self.backbone!r} has no packaged weights (backbone_weights='packaged')")
         if self.ant_loss not in ANT_LOSSES:
             raise ConfigError(f"ant_loss must be one of {ANT_LOSSES}, got {self.ant_loss!r}")
         if self.pool not in POOLS:

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .config import IMAGENET_MEAN, IMAGENET_STD, ConfigError, check_config_mapping
+from .config import IMAGENET_MEAN, IMAGENET_STD, ConfigError, check_config_mapping, check_image_input
 
 VARIANTS = ("baseline", "multitask", "self", "dual")
 TASKS = ("action", "object")
@@ -66,8 +66,7 @@ class DANConfig:
     def __post_init__(self) -> None:
         from .backbones import BACKBONES
 
-        if self.backbone not in BACKBONES:
-            raise ConfigError(f"unknown backbone {self.backbone!r}; registered: {sorted(BACKBONES)}")
+        check_image_input(self)
         for name in ("actions", "objects"):
             names = tuple(getattr(self, name))
             if not names or any(not isinstance(n, str) or not n for n in names) or len(set(names)) != len(names):
@@ -87,8 +86,6 @@ class DANConfig:
             raise ConfigError(f"variant {self.variant!r} needs both tasks {TASKS}")
         if self.prior == "gt" and self.variant != "dual":
             raise ConfigError("prior='gt' only applies to the dual variant")
-        if not isinstance(self.input_size, int) or self.input_size < 32 or self.input_size % 8:
-            raise ConfigError(f"input_size must be an int >= 32 divisible by 8, got {self.input_size!r}")
         if self.num_frames < 1 or (self.temporal_head == "trn" and self.num_frames < 2):
             raise ConfigError(f"num_frames must be >= 1 (>= 2 for TRN), got {self.num_frames}")
         for name in ("embed_dim", "attention_dim", "relation_dim", "head_hidden", "trn_tuples", "feature_pool"):
@@ -96,13 +93,6 @@ class DANConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("mean", "std"):
-            value = tuple(float(v) for v in getattr(self, name))
-            if len(value) != 3:
-                raise ConfigError(f"{name} must have 3 values (RGB), got {value!r}")
-            object.__setattr__(self, name, value)
-        if self.backbone_weights == "packaged" and BACKBONES[self.backbone].packaged_weights is None:
-            raise ConfigError(f"backbone {self.backbone!r} has no packaged weights")
         if (self.input_size // BACKBONES[self.backbone].stride) % self.feature_pool:
             raise ConfigError(f"feature_pool {self.feature_pool} must divide the {self.input_size // BACKBONES[self.backbone].stride}"
                               f"-cell feature map of input_size {self.input_size}")
