@@ -13,8 +13,8 @@ setup(
     packages=find_packages(include=["hotspot_core", "hotspot_core.*", "training", "training.*", "hotspot_ros", "hotspot_ros.*"]),
     entry_points={
         "console_scripts": [
-            "hotspots-import-reference=hotspot_core.reference_import:main",
-            "hotspot-node=hotspot_ros.node:main",
+            "hotspots-import-reference=hotspot_core.hotspots.reference_import:main",
+            "hotspot-node=hotspot_ros.run:main",
         ]
     },
 )

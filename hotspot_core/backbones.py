@@ -8,7 +8,6 @@ inside an installed pip package (EfficientNet-Lite0: ``efficientnet-lite0-pytorc
 from __future__ import annotations
 
 import enum
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,19 @@ import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
-from .checkpoint import state_dict_problems
+from hotspot_core.errors import BackboneWeightsError
+from hotspot_core.weights import state_dict_problems, state_sha256
+
+__all__ = [
+    "BACKBONES", "BackboneSpec", "BackboneWeights", "EFFNET_LITE0_PIP", "FrozenBackbone",
+    "FrozenEfficientNetLite", "FrozenTrunk", "PACKAGED", "build_backbone",
+    "efficientnet_lite0_packaged_weights",
+]
 
 
 PACKAGED = "packaged"  # backbone_weights value: the ImageNet weights shipped in the backbone's pip package
 
 
-class BackboneWeightsError(RuntimeError):
-    """Backbone weights are missing, unreadable or do not fit the backbone."""
 
 
 class BackboneWeights(enum.Enum):
@@ -301,13 +305,3 @@ def build_backbone(name: str, weights: str | os.PathLike | BackboneWeights | Non
             weights = BackboneWeights[weights]
         backbone.load_weights(weights)
     return backbone
-
-
-def state_hash(module: nn.Module) -> str:
-    """sha256 over a module's state-dict names, dtypes, shapes and values (identifies frozen weights)."""
-    h = hashlib.sha256()
-    for key, value in sorted(module.state_dict().items()):
-        t = value.detach().cpu().contiguous()
-        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()

@@ -1,26 +1,26 @@
-"""Typed, validated model configuration.
+"""Config helpers shared by every model's configuration (the hotspot model's and the DAN's).
 
-A ``ModelConfig`` is everything needed to rebuild a model from its weights: it is stored inside every
-checkpoint, so shapes and action names always come from the model itself, never from constants in a
-front end.
+Each model keeps its own typed dataclass (``hotspot_core.hotspots.config.ModelConfig``,
+``hotspot_core.dan.config.DANConfig``); this module holds only what they share: the unknown-key check,
+the image-input validation and the ImageNet normalisation constants.
 """
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from hotspot_core.backbones import BACKBONES
+from hotspot_core.errors import ConfigError
+
+__all__ = [
+    "IMAGENET_MEAN", "IMAGENET_STD", "ConfigError", "ImageInputConfig", "check_config_mapping", "check_image_input",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-ANT_LOSSES = ("mse", "triplet", "none")
-# Spatial pooling of feature maps before the LSTM: 'l2' (spec 1.3, what the reference trains) or 'avg'
-# (the reference's unused alternative; the supplement's "basic" and "+resolution" ablation rows).
-POOLS = ("l2", "avg")
 
 
-class ConfigError(ValueError):
-    """A configuration value is missing, of the wrong type or out of range."""
 
 
 def check_config_mapping(cls: type, data: Any, what: str, also_known: tuple[str, ...] = ()) -> None:
@@ -42,8 +42,6 @@ def check_image_input(cfg: Any) -> None:
 
     ``cfg`` is a frozen dataclass with ``backbone``, ``backbone_weights``, ``input_size``, ``mean`` and ``std``.
     """
-    from .backbones import BACKBONES  # late import: backbones imports nothing from here but constants
-
     if cfg.backbone not in BACKBONES:
         raise ConfigError(f"unknown backbone {cfg.backbone!r}; registered: {sorted(BACKBONES)}")
     if not isinstance(cfg.input_size, int) or cfg.input_size < 32 or cfg.input_size % 8:
@@ -59,97 +57,28 @@ def check_image_input(cfg: Any) -> None:
         raise ConfigError(f"backbone {cfg.backbone!r} has no packaged weights (backbone_weights='packaged')")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture and preprocessing of a hotspot model.
+class ImageInputConfig:
+    """What every backbone-fed config (the hotspot model's, the DAN's) derives from its image-input fields.
 
-    backbone: registered backbone name (see ``hotspot_core.backbones.BACKBONES``).
-    actions: ordered action names; index i is logit i and hotspot map i.
-    input_size: square crop size fed to the backbone (224 in the reference).
-    mean, std: per-channel normalisation applied to RGB images in [0, 1].
-    ant_loss: 'mse' (OPRA), 'triplet' (EPIC) or 'none' (no anticipation: the LSTM+Grad-CAM baseline;
-        hotspot maps then skip F_ant, as the reference's ``ic_classifier`` does).
-    backbone_weights: optional local file with ImageNet weights for the backbone (nothing downloads), or
-        ``"packaged"``: the weights shipped inside the backbone's pip package. Checkpoints of a
-        ``"packaged"`` model omit the frozen backbone tensors and load them from the package instead.
-    pool: 'l2' (sqrt of the sum of squares, the reference) or 'avg' (spatial mean) before the LSTM.
+    A mixin for frozen dataclasses with ``backbone``, ``backbone_weights``, ``input_size``, ``mean`` and
+    ``std``; validate them in ``__post_init__`` with ``check_image_input(self)``.
     """
 
     backbone: str
-    actions: tuple[str, ...]
-    input_size: int = 224
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-    ant_loss: str = "mse"
-    backbone_weights: str | None = None
-    pool: str = "l2"
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_image_input(self)
-        actions = tuple(self.actions)
-        if not actions:
-            raise ConfigError("'actions' must list at least one action name")
-        if any(not isinstance(a, str) or not a for a in actions):
-            raise ConfigError(f"action names must be non-empty strings, got {list(actions)!r}")
-        if len(set(actions)) != len(actions):
-            raise ConfigError(f"action names must be unique, got {list(actions)!r}")
-        object.__setattr__(self, "actions", actions)
-        if self.ant_loss not in ANT_LOSSES:
-            raise ConfigError(f"ant_loss must be one of {ANT_LOSSES}, got {self.ant_loss!r}")
-        if self.pool not in POOLS:
-            raise ConfigError(f"pool must be one of {POOLS}, got {self.pool!r}")
-        object.__setattr__(self, "extra", dict(self.extra))
-
-    @property
-    def num_actions(self) -> int:
-        return len(self.actions)
+    backbone_weights: str | None
+    input_size: int
 
     @property
     def feature_dim(self) -> int:
-        from .backbones import BACKBONES
-
+        """Channels of the backbone's feature map."""
         return BACKBONES[self.backbone].feature_dim
 
     @property
-    def feature_size(self) -> int:
-        """Side of the backbone's square feature map for ``input_size`` inputs."""
-        from .backbones import BACKBONES
-
-        return self.input_size // BACKBONES[self.backbone].stride
+    def backbone_stride(self) -> int:
+        """Input pixels per feature-map cell."""
+        return BACKBONES[self.backbone].stride
 
     @property
     def packaged_backbone(self) -> bool:
         """True when the backbone weights come from an installed package, not from checkpoints."""
         return self.backbone_weights == "packaged"
-
-    @property
-    def use_anticipation(self) -> bool:
-        return self.ant_loss != "none"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["actions"] = list(self.actions)
-        d["mean"] = list(self.mean)
-        d["std"] = list(self.std)
-        d["feature_dim"] = self.feature_dim  # informative; recomputed on load and checked
-        return d
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
-        if isinstance(data, ModelConfig):
-            return data
-        check_config_mapping(cls, data, "model", also_known=("feature_dim",))
-        data = dict(data)
-        feature_dim = data.pop("feature_dim", None)
-        for required in ("backbone", "actions"):
-            if required not in data:
-                raise ConfigError(f"model config is missing required key {required!r}")
-        if isinstance(data["actions"], str):
-            raise ConfigError("'actions' must be a list of names, not a single string")
-        cfg = cls(**data)
-        if feature_dim is not None and int(feature_dim) != cfg.feature_dim:
-            raise ConfigError(
-                f"config says feature_dim={feature_dim} but backbone {cfg.backbone!r} has {cfg.feature_dim}"
-            )
-        return cfg

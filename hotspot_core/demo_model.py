@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["DEMO_MODEL_NAME", "demo_model_path"]
+
 DEMO_MODEL_NAME = "demo_synthetic_efficientnet_lite0.safetensors"
 
 

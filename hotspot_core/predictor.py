@@ -11,11 +11,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from .backends import BackendOptions, InferenceBackend, create_backend
-from .boxes import Roi
-from .model import HotspotModel
-from .postprocess import normalise_maps, peaks_in_image
-from .preprocess import crop_resize, to_input_batch
+from hotspot_core.backends import BackendOptions, InferenceBackend, create_backend
+from hotspot_core.image.boxes import Roi
+from hotspot_core.hotspots.model import HotspotModel
+from hotspot_core.image.postprocess import normalise_maps, peaks_in_image
+from hotspot_core.image.preprocess import crop_resize, to_input_batch
+
+__all__ = ["HotspotPredictor", "ObjectHotspots", "StageTimes", "resolve_device"]
 
 
 @dataclass

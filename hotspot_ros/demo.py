@@ -2,8 +2,8 @@
 
 Starts the three as separate processes on this machine only (localhost discovery, a fresh domain id),
 waits for the recorder, stops every process it started by its pid, and prints frames processed,
-objects and latency p50/p95. Outputs: <output>/hotspots.mcap (rosbag2-compatible), overlay PNGs,
-summary.json, logs.
+objects and latency p50/p95. Outputs: <output>/hotspots.mcap (rosbag2-compatible), overlay PNGs (one per
+frame, and all of them on overlays/contact_sheet.png), summary.json, logs.
 
     python -m hotspot_ros.demo --output outputs/demo
 """
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(proc)
             return proc
 
-        node = start("node", [py, "-m", "hotspot_ros.node", "--ros-args", "-p", f"model_path:={model}",
+        node = start("node", [py, "-m", "hotspot_ros.run", "--ros-args", "-p", f"model_path:={model}",
                               "-p", "stats_period_sec:=1.0", "-p", "input_qos:=reliable"])
         ready = out / "recorder.ready"
         ready.unlink(missing_ok=True)
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
               f"camera-to-output p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms")
     print(f"[demo] wrote {s['mcap']} ({sum(s['messages_per_topic'].values())} messages) and {s['overlay_pngs']} "
           f"overlay PNGs in {out / 'overlays'} in {time.monotonic() - t0:.0f} s")
+    if s.get("contact_sheet"):
+        print(f"[demo] all frames on one contact sheet: {s['contact_sheet']}")
     return 0 if s["hotspot_messages"] > 0 and source_rc == 0 else 1
 
 

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from interaction_hotspots.msg import InteractionRecognition
 from sensor_msgs.msg import RegionOfInterest
 
-from hotspot_core.boxes import center_size_to_xyxy
+from hotspot_core.dan.demonstration import Box, DemonstrationResult, demonstration_inputs
 
-from .demonstration import Box, DemonstrationResult
+from .detections import detections_from_msg
 
 
 def time_from_ns(ns: int) -> Time:
@@ -25,22 +25,10 @@ def hands_and_objects(detection_lists: Sequence, hand_classes: Sequence[str]) ->
     (the separate hand topic), otherwise a detection is a hand when its best class is in
     ``hand_classes``. Boxes with a non-finite or empty extent are skipped.
     """
-    hands: list[Box] = []
-    objects: list[tuple[str, str, Box]] = []
+    detections, hand_detections = [], []
     for array, all_hands in detection_lists:
-        if array is None:
-            continue
-        for d in array.detections:
-            best = max(d.results, key=lambda r: r.hypothesis.score, default=None)
-            class_id = best.hypothesis.class_id if best else ""
-            box = center_size_to_xyxy(d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y)
-            if not all(math.isfinite(v) for v in box) or box[2] <= box[0] or box[3] <= box[1]:
-                continue
-            if all_hands or class_id in hand_classes:
-                hands.append(box)
-            else:
-                objects.append((d.id, class_id, box))
-    return hands, objects
+        (hand_detections if all_hands else detections).extend(detections_from_msg(array))
+    return demonstration_inputs(detections, hand_detections, hand_classes)
 
 
 def _roi(box: Box, width: int, height: int) -> RegionOfInterest | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -16,6 +17,9 @@ class Counters:
     """Everything the node drops or skips is counted here (and published on the stats topic)."""
 
     frames_received: int = 0
+    detections_received: int = 0
+    images_lost: int = 0  # gaps in publishers' sequence numbers: lost on the way or in the depth-1 queue
+    images_missing: int = 0  # detections given up while an image publisher was matched (see the warning)
     frames_processed: int = 0
     frames_dropped_stale: int = 0
     frames_dropped_busy: int = 0
@@ -27,11 +31,17 @@ class Counters:
     objects_moving_skipped: int = 0
     objects_filtered: int = 0
     objects_processed: int = 0
+    objects_reused: int = 0
     depth_unusable: int = 0
     overlays_rendered: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def add(self, counts: Mapping[str, int]) -> None:
+        """Add a frame's counts (names as the fields)."""
+        for name, value in counts.items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 class LatencyStats:
@@ -45,6 +55,12 @@ class LatencyStats:
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
             self._samples[stage].append(seconds * 1000.0)
+
+    def add_frame(self, seconds: Mapping[str, float]) -> None:
+        """One output frame: the seconds of every stage in STAGES, and the output time for the rate."""
+        for stage in STAGES:
+            self.add(stage, seconds[stage])
+        self.output()
 
     def output(self) -> None:
         with self._lock:

@@ -1,31 +1,55 @@
-"""Predictor results -> ROS messages (HotspotArray, MarkerArray, overlay Image)."""
+"""Frame results -> ROS messages (HotspotArray, MarkerArray, overlay Image, HotspotStats)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
-from interaction_hotspots.msg import HotspotArray, HotspotPeak, ObjectHotspots
+from interaction_hotspots.msg import HotspotArray, HotspotPeak, HotspotStats, InteractionRecognition, ObjectHotspots
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hotspot_core.overlay import action_colour, draw_box_and_label, draw_hotspots, draw_legend
+from hotspot_core.frame import FrameObject
+from hotspot_core.image.overlay import OverlayConfig, action_colour, render_overlay
 from hotspot_core.predictor import ObjectHotspots as CoreObject
 
 from .image_codec import rgb_to_image_fields
+from .latency import STAGES, Counters, LatencyStats
 
 
-def hotspot_array(header, action_names: Sequence[str], objects: Sequence[tuple[str, str, float, CoreObject, list]]) -> HotspotArray:
-    """objects: (detection id, class id, detection score, core result, 3-D peak positions or None per map)."""
+def create_publishers(node, demonstrations: bool) -> dict:
+    """The node's lifecycle publishers by name: reliable depth-1 outputs, latched action names."""
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    out = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    pubs = {
+        "hotspots": node.create_lifecycle_publisher(HotspotArray, "hotspots", out),
+        "actions": node.create_lifecycle_publisher(HotspotArray, "hotspots/actions", latched),
+        "overlay": node.create_lifecycle_publisher(Image, "hotspots/overlay", out),
+        "markers": node.create_lifecycle_publisher(MarkerArray, "hotspots/markers", out),
+        "stats": node.create_lifecycle_publisher(HotspotStats, "hotspots/stats", out),
+    }
+    if demonstrations:
+        pubs["demonstrations"] = node.create_lifecycle_publisher(
+            InteractionRecognition, "demonstrations", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    return pubs
+
+
+def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameObject]) -> HotspotArray:
+    """One message for a frame's processed objects (3-D peak positions where the object has them)."""
     out = HotspotArray()
     out.header = header
     out.action_names = list(action_names)
-    for det_id, class_id, score, res, positions in objects:
+    for obj in objects:
+        res, positions = obj.hotspots, obj.positions
         o = ObjectHotspots()
-        o.detection_id = det_id
-        o.class_id = class_id
-        o.detection_score = float(score)
+        o.detection_id = obj.detection.detection_id
+        o.class_id = obj.detection.class_id
+        o.detection_score = float(obj.detection.score)
+        o.reused = bool(obj.reused)
+        o.computed_stamp = header.stamp if not obj.reused else Time(
+            sec=int(obj.computed_stamp_ns // 1_000_000_000), nanosec=int(obj.computed_stamp_ns % 1_000_000_000))
         o.roi = RegionOfInterest(
             x_offset=res.roi.x0, y_offset=res.roi.y0, width=res.roi.width, height=res.roi.height, do_rectify=False
         )
@@ -76,19 +100,42 @@ def peak_markers(msg: HotspotArray, lifetime_s: float, rays: list[list[tuple[flo
     return out
 
 
-def overlay_image(header, rgb: np.ndarray, action_names: Sequence[str], objects: Sequence[tuple[str, CoreObject]], threshold: float) -> Image:
-    """bgr8 debug image: per-action colours blended into each object's ROI, boxes, labels and a legend."""
-    canvas = rgb.copy()
-    shown: set[int] = set()
-    for label, res in objects:
-        draw_hotspots(canvas, res.roi, res.maps, res.action_indices, threshold=threshold)
-        best = int(np.argmax(res.scores))
-        draw_box_and_label(canvas, res.roi, f"{label}: {action_names[best]} {res.scores[best]:.2f}")
-        shown.update(int(a) for a in res.action_indices)
-    draw_legend(canvas, action_names, sorted(shown))
+def overlay_image(header, rgb: np.ndarray, action_names: Sequence[str], objects: Sequence[tuple[str, CoreObject]],
+                  threshold: float, top_k: int = 1) -> Image:
+    """bgr8 picture for people (``hotspot_core.image.overlay``): each object's ``top_k`` actions as blobs on
+    the part to touch (the map's region above ``threshold`` of its peak), peaks labelled, a legend."""
+    canvas = render_overlay(rgb, objects, action_names, OverlayConfig(top_k=top_k, level=threshold)).image
     img = Image()
     img.header = header
     img.height, img.width, img.step, data = rgb_to_image_fields(canvas, "bgr8")
     img.encoding = "bgr8"
     img.data = data
     return img
+
+
+def stats_message(stamp, counters: Counters, latency: LatencyStats) -> HotspotStats:
+    """The stats topic's message: every counter, per-stage p50/p95 and the output rate."""
+    msg = HotspotStats()
+    msg.header.stamp = stamp
+    for name, value in counters.as_dict().items():
+        if hasattr(msg, name):  # the full set goes to /diagnostics
+            setattr(msg, name, value)
+    pct = latency.percentiles()
+    msg.stage_names = list(STAGES)
+    msg.latency_p50_ms = [pct[s][0] for s in STAGES]
+    msg.latency_p95_ms = [pct[s][1] for s in STAGES]
+    msg.rate_hz = latency.rate_hz()
+    return msg
+
+
+def stats_line(msg: HotspotStats) -> str:
+    """The periodic log line summarising a stats message."""
+    p50, p95 = msg.latency_p50_ms[-1], msg.latency_p95_ms[-1]
+    latency = "no frame yet" if np.isnan(p50) else f"total p50 {p50:.0f} ms p95 {p95:.0f} ms"
+    return (
+        f"{msg.frames_processed}/{msg.frames_received} frames, {msg.objects_processed} objects computed, "
+        f"{msg.objects_reused} reused, {msg.rate_hz:.1f} Hz, {latency}; dropped busy {msg.frames_dropped_busy} stale "
+        f"{msg.frames_dropped_stale}, bad encoding {msg.images_bad_encoding}, corrupt {msg.images_corrupt}, "
+        f"unmatched detections {msg.detections_unmatched}, degenerate boxes {msg.boxes_degenerate}, "
+        f"in contact {msg.objects_in_contact_skipped}, moving {msg.objects_moving_skipped}"
+    )

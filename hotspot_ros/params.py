@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from hotspot_core.dan.demonstration import DemonstrationSettings
+from hotspot_core.frame import FrameConfig, InferenceConfig
+from hotspot_core.reuse import ReuseConfig
+
 
 @dataclass(frozen=True)
 class Param:
@@ -36,8 +40,11 @@ PARAMS: dict[str, Param] = {
     "inference_threads": Param(0, "CPU threads for inference (0: the library default)", 0, 256, 1),
     "warmup_runs": Param(1, "Model runs on a blank crop at activation, so the first frame is not slow", 0, 10, 1),
     # inputs
-    "input_qos": Param("sensor_data", "QoS of image/detection subscriptions", choices=("sensor_data", "reliable")),
-    "use_depth": Param(False, "Subscribe to aligned depth + CameraInfo and publish 3-D peaks"),
+    "input_qos": Param("auto", "QoS of the input subscriptions: auto matches the publishers' reliability and durability "
+                       "(as rosbag2 does, logged), sensor_data is best effort, reliable is reliable",
+                       choices=("auto", "sensor_data", "reliable")),
+    "use_depth": Param(False, "Subscribe to the aligned depth image and publish 3-D peaks (camera_info is always "
+                       "subscribed: without depth, markers sit on the peak ray at marker_default_depth_m)"),
     "use_hand_topic": Param(False, "Subscribe to a separate hand-detections topic for the contact test"),
     "image_cache_size": Param(30, "Recent images kept for stamp matching", 1, 300, 1),
     "stamp_tolerance_sec": Param(0.005, "Max stamp difference to pair detections with an image", 0.0, 1.0, read_only=False),
@@ -52,8 +59,25 @@ PARAMS: dict[str, Param] = {
     "box_padding": Param(0.1, "Crop padding on each side, fraction of the box size", 0.0, 1.0, read_only=False),
     "min_box_size_px": Param(8, "Boxes smaller than this on a side after clamping are skipped", 1, 4096, 1, read_only=False),
     "max_objects": Param(16, "At most this many objects per frame (highest scores first)", 1, 256, 1, read_only=False),
+    # result reuse (hotspot_core/reuse.py; changeable at run time)
+    "reuse_results": Param(True, "Reuse an object's hotspots while its box and crop stay the same (false: run the "
+                                 "model on every object of every frame)", read_only=False),
+    "reuse_min_box_iou": Param(0.9, "Reuse only while the box overlaps the one the result was computed on by this IoU",
+                               0.01, 1.0, read_only=False),
+    "reuse_max_difference": Param(10.0, "Reuse only while no cell of the downsampled crop differs by more than this "
+                                        "many grey levels (0-255)", 0.0, 255.0, read_only=False),
+    "reuse_fingerprint_size": Param(8, "Cells per side of the downsampled crop compared for reuse", 1, 64, 1,
+                                    read_only=False),
+    "reuse_expire_sec": Param(1.0, "Forget an object's result when it has not been seen for this long", 0.0, 60.0,
+                              read_only=False),
+    "reuse_max_age_sec": Param(10.0, "Recompute a reused result this old even if its crop looks unchanged (0: never)",
+                               0.0, 3600.0, read_only=False),
+    "reuse_max_entries": Param(64, "Objects whose results are remembered at most", 1, 4096, 1, read_only=False),
     # outputs
-    "overlay_threshold": Param(0.3, "Normalised map value below which the overlay is transparent", 0.0, 1.0, read_only=False),
+    "overlay_top_k": Param(1, "Overlay: actions drawn per object, most likely first, each as a blob on the part to "
+                              "touch (0: every action that has a map)", 0, 64, 1, read_only=False),
+    "overlay_threshold": Param(0.5, "Overlay: a blob is the region of the action's map at or above this fraction of "
+                                    "its peak", 0.0, 1.0, read_only=False),
     "marker_lifetime_sec": Param(0.5, "Lifetime of peak markers", 0.0, 60.0, read_only=False),
     "marker_default_depth_m": Param(1.0, "Without valid depth, markers sit on the peak's ray at this distance", 0.05, 100.0, read_only=False),
     "stats_period_sec": Param(5.0, "Period of the stats topic and log line", 0.1, 3600.0),
@@ -98,6 +122,14 @@ class NodeSettings:
     box_padding: float
     min_box_size_px: int
     max_objects: int
+    overlay_top_k: int
+    reuse_results: bool
+    reuse_min_box_iou: float
+    reuse_max_difference: float
+    reuse_fingerprint_size: int
+    reuse_expire_sec: float
+    reuse_max_age_sec: float
+    reuse_max_entries: int
     overlay_threshold: float
     marker_lifetime_sec: float
     marker_default_depth_m: float
@@ -109,7 +141,7 @@ class NodeSettings:
     demonstration_trigger: str
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> "NodeSettings":
+    def from_values(cls, values: dict[str, Any]) -> NodeSettings:
         kwargs = {}
         for f in fields(cls):
             v = values[f.name]
@@ -117,6 +149,65 @@ class NodeSettings:
                 v = [c for c in v if c]
             kwargs[f.name] = v
         return cls(**kwargs)
+
+    def frame_config(self) -> FrameConfig:
+        """The per-frame rules of the core pipeline (changeable at run time)."""
+        return FrameConfig(
+            min_detection_score=self.min_detection_score, object_classes=tuple(self.object_classes),
+            hand_classes=tuple(self.hand_classes), contact_margin_px=self.contact_margin_px,
+            stability_frames=self.stability_frames, stability_iou=self.stability_iou, box_padding=self.box_padding,
+            min_box_size_px=self.min_box_size_px, max_objects=self.max_objects,
+            marker_default_depth_m=self.marker_default_depth_m,
+            reuse=ReuseConfig(enabled=self.reuse_results, min_box_iou=self.reuse_min_box_iou,
+                              max_difference=self.reuse_max_difference, fingerprint_size=self.reuse_fingerprint_size,
+                              expire_sec=self.reuse_expire_sec, max_age_sec=self.reuse_max_age_sec,
+                              max_entries=self.reuse_max_entries),
+        )
+
+    def inference_config(self) -> InferenceConfig:
+        return InferenceConfig(
+            model_path=self.model_path, device=self.device, backend=self.backend, precision=self.precision,
+            top_k=self.top_k, onnx_path=self.onnx_path, cache_dir=self.cache_dir,
+            calibration_path=self.calibration_path, cuda_graphs=self.cuda_graphs, torch_compile=self.torch_compile,
+            threads=self.inference_threads, max_objects=self.max_objects,
+        )
+
+    def demonstration_settings(self) -> DemonstrationSettings:
+        return DemonstrationSettings(clip_frames=self.demonstration_clip_frames,
+                                     contact_frames=self.demonstration_contact_frames,
+                                     trigger=self.demonstration_trigger, contact_margin_px=self.contact_margin_px)
+
+
+def apply_changes(values: dict[str, Any], changes: dict[str, Any]) -> tuple[NodeSettings | None, str, list[str]]:
+    """Settings after parameter ``changes`` to the current ``values``: (settings, "", names that take
+    effect only at the next configure), or (None, why, []) when a change is not acceptable."""
+    for name, value in changes.items():
+        why = validate(name, value)
+        if why:
+            return None, why, []
+    known = {n: v for n, v in changes.items() if n in PARAMS}
+    later = [n for n in known if PARAMS[n].read_only]
+    return NodeSettings.from_values({**values, **known}), "", later
+
+
+def descriptor(name: str):
+    """The rcl_interfaces ParameterDescriptor of parameter ``name`` (description, range, choices)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    p = PARAMS[name]
+    d = ParameterDescriptor(description=p.description, read_only=False)
+    if p.choices:
+        d.additional_constraints = "one of: " + ", ".join(p.choices)
+    if p.read_only:
+        d.additional_constraints = (d.additional_constraints + "; " if d.additional_constraints else "") + (
+            "read at configure: reconfigure the node to apply a change"
+        )
+    if p.low is not None:
+        if isinstance(p.default, int) and not isinstance(p.default, bool):
+            d.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high), step=int(p.step or 1))]
+        else:
+            d.floating_point_range = [FloatingPointRange(from_value=float(p.low), to_value=float(p.high), step=0.0)]
+    return d
 
 
 def validate(name: str, value: Any) -> str | None:

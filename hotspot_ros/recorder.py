@@ -1,5 +1,8 @@
 """Record the hotspot node's outputs: a rosbag2-compatible MCAP plus overlay PNGs, and a summary.
 
+Each overlay is written as ``overlays/overlay_<sec>.<nanosec>.png``; at the end, all of them also go small
+onto one ``overlays/contact_sheet.png`` (in stamp order, captioned with the time since the first).
+
 Stops after ``--expect`` hotspot messages, or once nothing new arrived for ``--idle`` seconds after the
 first one, or after ``--timeout`` seconds; then writes summary.json and prints it.
 
@@ -9,21 +12,56 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import rclpy
+from interaction_hotspots.msg import HotspotArray, HotspotStats
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
-from interaction_hotspots.msg import HotspotArray, HotspotStats
+from hotspot_core.image.overlay_grid import contact_sheet
 
 from .image_codec import image_to_rgb
 from .mcap_writer import McapRecorder
+
+CONTACT_SHEET = "contact_sheet.png"
+
+
+def _stamp(png: Path) -> tuple[int, int]:
+    """(sec, nanosec) from an ``overlay_<sec>.<nanosec>.png`` name."""
+    sec, nsec = png.stem.removeprefix("overlay_").split(".")
+    return int(sec), int(nsec)
+
+
+def overlay_pngs(folder: Path) -> list[Path]:
+    """The per-frame overlay PNGs in ``folder``, in stamp order."""
+    return sorted(folder.glob("overlay_*.png"), key=_stamp)
+
+
+def write_contact_sheet(folder: Path) -> Path | None:
+    """All overlay PNGs of ``folder``, small, on one ``contact_sheet.png`` there; None when there are none."""
+    read = [(p, cv2.imread(str(p), cv2.IMREAD_COLOR)) for p in overlay_pngs(folder)]
+    frames = [p for p, bgr in read if bgr is not None]  # a half-written PNG is left off, not fatal
+    images = [bgr[..., ::-1] for _, bgr in read if bgr is not None]
+    if not frames:
+        return None
+    t0 = _stamp(frames[0])
+    seconds = [(s - t0[0]) + (ns - t0[1]) * 1e-9 for s, ns in map(_stamp, frames)]
+    sheet = contact_sheet(images, [f"{i}  +{t:.1f} s" for i, t in enumerate(seconds)])
+    path = folder / CONTACT_SHEET
+    if not cv2.imwrite(str(path), sheet.image[..., ::-1]):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+READY_LINE = "[recorder] ready: matched to the node's outputs"
 
 
 class Recorder(Node):
@@ -36,6 +74,7 @@ class Recorder(Node):
         self.objects = 0
         self.e2e_ms: list[float] = []
         self.last_stats: HotspotStats | None = None
+        self.stats_received = 0
         self.last_message = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -60,6 +99,7 @@ class Recorder(Node):
     def _on_stats(self, msg: HotspotStats) -> None:
         self._record("/hotspots/stats", msg)
         self.last_stats = msg
+        self.stats_received += 1
 
     def _on_overlay(self, msg: Image) -> None:
         self._record("/hotspots/overlay", msg)
@@ -77,13 +117,13 @@ class Recorder(Node):
             },
             "mcap": str(self.output / "hotspots.mcap"),
             "messages_per_topic": dict(self.bag.counts),
-            "overlay_pngs": len(list((self.output / "overlays").glob("*.png"))),
+            "overlay_pngs": len(overlay_pngs(self.output / "overlays")),
         }
         if s is not None:
             out["node"] = {
                 "frames_received": s.frames_received, "frames_processed": s.frames_processed,
                 "frames_dropped_busy": s.frames_dropped_busy, "frames_dropped_stale": s.frames_dropped_stale,
-                "objects_processed": s.objects_processed,
+                "objects_processed": s.objects_processed, "objects_reused": s.objects_reused,
                 "latency_ms": {name: {"p50": p50, "p95": p95}
                                for name, p50, p95 in zip(s.stage_names, s.latency_p50_ms, s.latency_p95_ms)},
             }
@@ -98,18 +138,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--no-overlays", action="store_true")
     parser.add_argument("--ready-file", type=Path, default=None,
-                        help="written once the node's hotspots publisher is matched, so a launcher can start the "
-                             "camera only then (a volatile message published before the match would be lost)")
+                        help="written once the node's hotspots publisher is seen and a stats message has arrived, so "
+                             "a launcher can start the camera only then (a volatile message published before the "
+                             "node's writers have matched this recorder would be lost)")
     args, ros_args = parser.parse_known_args(argv)
     rclpy.init(args=ros_args or None)
     node = Recorder(args.output, overlays=not args.no_overlays)
     deadline = time.monotonic() + args.timeout
+    interrupted = False
     try:
-        ready = args.ready_file is None
+        ready = False
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
-            if not ready and node.hotspots_sub.get_publisher_count() > 0:
-                args.ready_file.write_text("ready\n")
+            # Seeing the publisher is only our side of the match; a stats message proves the node's side
+            # (its participant has discovered our readers), which a busy node can lag behind by seconds.
+            if not ready and node.hotspots_sub.get_publisher_count() > 0 and node.stats_received > 0:
+                if args.ready_file is not None:
+                    args.ready_file.write_text("ready\n")
+                print(READY_LINE, flush=True)  # demo.launch.py starts the camera on this line
                 ready = True
             if args.expect and node.hotspots >= args.expect:
                 # one more stats period so the summary includes the last frames' latencies
@@ -119,16 +165,22 @@ def main(argv: list[str] | None = None) -> int:
                 break
             if node.last_message is not None and time.monotonic() - node.last_message > args.idle:
                 break
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        interrupted = True  # Ctrl-C (rclpy's SIGINT handler shuts the context down): write what was recorded
     finally:
         node.bag.close()
         summary = node.summary()
+        try:
+            sheet = write_contact_sheet(args.output / "overlays")
+        except OSError as exc:  # the recording and its summary matter more than the sheet
+            print(f"[recorder] no contact sheet: {exc}", file=sys.stderr)
+            sheet = None
+        summary["contact_sheet"] = str(sheet) if sheet else None
         (args.output / "summary.json").write_text(json.dumps(summary, indent=1))
         node.destroy_node()
-        rclpy.shutdown()
+        rclpy.try_shutdown()
     print(json.dumps(summary))
-    return 0 if summary["hotspot_messages"] > 0 else 1
+    return 0 if summary["hotspot_messages"] > 0 or interrupted else 1  # Ctrl-C is a requested stop
 
 
 if __name__ == "__main__":

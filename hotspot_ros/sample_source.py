@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -102,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                 next_t += period
                 time.sleep(max(0.0, next_t - time.monotonic()))
         node.get_logger().info(f"published {sent} frames at {args.rate} Hz")
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C: a requested stop, not an error
     finally:
         node.destroy_node()
-        rclpy.shutdown()
+        rclpy.try_shutdown()
     return 0
 
 

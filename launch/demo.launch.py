@@ -1,28 +1,74 @@
-"""The bundled demo on a real ROS 2 install: sample source + hotspot node + recorder.
+"""The bundled demo under `ros2 launch`: sample source + hotspot node + recorder.
 
     ros2 launch interaction_hotspots demo.launch.py output_dir:=/tmp/hotspots_demo
 
+The node comes from hotspots.launch.py with the shipped config/hotspot.yaml (or `params_file:=...`);
+the sample source publishes samples/demo once the recorder is matched to the node's outputs; the recorder writes an MCAP, the
+overlay PNGs and summary.json into `output_dir` and exits after the last frame's hotspots (or once
+nothing new arrived for `idle_sec`), which ends the whole launch. Ctrl-C ends it at any time.
 Without `launch` (PyPI set-ups), `make demo` runs the same three processes.
 """
+import json
+import sys
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch.actions import DeclareLaunchArgument, EmitEvent, ExecuteProcess, IncludeLaunchDescription
+from launch.actions import RegisterEventHandler
+from launch.event_handlers import OnProcessExit, OnProcessIO
+from launch.events import Shutdown
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import LifecycleNode
+
+
+def _start_camera_when_ready(camera: ExecuteProcess):
+    started = []
+
+    def on_stdout(event) -> list:
+        if started or b"[recorder] ready" not in event.text:
+            return []
+        started.append(True)
+        return [camera]
+    return on_stdout
+
+
+def _end_when_recorded(event, context) -> list:
+    if context.is_shutdown:  # Ctrl-C: launch is ending everything already (a second Shutdown would fail)
+        return []
+    return [EmitEvent(event=Shutdown(reason="recorder finished"))]
 
 
 def generate_launch_description() -> LaunchDescription:
     share = Path(get_package_share_directory("interaction_hotspots"))
-    out = LaunchConfiguration("output_dir")
+    samples = share / "samples" / "demo"
+    frames = len(json.loads((samples / "detections.json").read_text())["frames"])
+    # The helpers run with the interpreter that runs the launch (the venv's in a development set-up,
+    # the distribution's python3 on a robot): they import hotspot_ros like the node does.
+    python = sys.executable or "python3"
+    camera = ExecuteProcess(
+        cmd=[python, "-m", "hotspot_ros.sample_source", "--samples", str(samples),
+             "--rate", LaunchConfiguration("rate_hz")],
+        name="sample_source", output="screen")
+    recorder = ExecuteProcess(
+        cmd=[python, "-m", "hotspot_ros.recorder", "--output", LaunchConfiguration("output_dir"),
+             "--expect", str(frames), "--idle", LaunchConfiguration("idle_sec")],
+        name="recorder", output="screen")
     return LaunchDescription([
-        DeclareLaunchArgument("output_dir", default_value="hotspots_demo_output", description="Where the MCAP and PNGs go"),
-        DeclareLaunchArgument("rate_hz", default_value="10.0", description="Sample camera rate"),
-        LifecycleNode(
-            package="interaction_hotspots", executable="hotspot_node", name="hotspot_node", namespace="",
-            parameters=[str(share / "config" / "hotspot.yaml")], output="screen", autostart=True,
-        ),
-        ExecuteProcess(cmd=["python3", "-m", "hotspot_ros.sample_source", "--rate", LaunchConfiguration("rate_hz")], output="screen"),
-        ExecuteProcess(cmd=["python3", "-m", "hotspot_ros.recorder", "--output", out], output="screen"),
+        DeclareLaunchArgument("output_dir", default_value="hotspots_demo_output",
+                              description="Where the MCAP, overlay PNGs and summary.json go"),
+        DeclareLaunchArgument("rate_hz", default_value="5.0", description="Sample camera rate"),
+        DeclareLaunchArgument("idle_sec", default_value="15.0",
+                              description="The recorder stops once no hotspots arrived for this long"),
+        DeclareLaunchArgument("params_file", default_value=str(share / "config" / "hotspot.yaml"),
+                              description="Node parameters (YAML)"),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(str(share / "launch" / "hotspots.launch.py")),
+            launch_arguments={"params_file": LaunchConfiguration("params_file")}.items()),
+        recorder,
+        # The camera starts once the recorder is matched to the node's outputs (it says so on stdout): the
+        # first frames' hotspots would otherwise be published before the node's side of the match.
+        RegisterEventHandler(OnProcessIO(target_action=recorder, on_stdout=_start_camera_when_ready(camera))),
+        # The demo is over when the recorder has everything: end the node and the source with it.
+        RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=_end_when_recorded)),
     ])

@@ -1,7 +1,20 @@
-"""Launch the interaction-hotspots node (real ROS 2 installs with `launch`/`launch_ros`).
+"""Launch the interaction-hotspots node (ROS 2 installs with `launch`/`launch_ros`).
 
     ros2 launch interaction_hotspots hotspots.launch.py image:=/camera/color/image_raw \
-        detections:=/detector/detections device:=cuda model_path:=/path/model.safetensors
+        detections:=/detector/detections params_file:=/path/my_hotspots.yaml device:=cuda
+
+Lifecycle authority: the node. It configures and activates itself at start (its own autostart)
+unless `autostart:=false`, which starts it with `--no-autostart` and leaves it unconfigured for an
+external lifecycle manager (`ros2 lifecycle set /hotspot_node configure`, nav2's lifecycle manager).
+The launch file never asks launch_ros to drive transitions, so it loads on launch_ros releases with
+and without `LifecycleNode(autostart=...)`, and no transition is requested twice.
+
+Parameters: `params_file` (default: the shipped config/hotspot.yaml) holds them all. `device`,
+`backend` and `model_path` override the file only when given on the command line: left empty they
+pass nothing, so a user's YAML is never silently overridden by a launch default.
+
+Topic arguments remap the node's inputs; left empty the node's names stay (`image`, `detections`,
+...). `camera_info` follows the image topic (<image namespace>/camera_info) unless remapped.
 
 Set-ups without `launch` (PyPI): `hotspot-node --params-file config/hotspot.yaml --ros-args -r image:=...`
 starts the same node with the same YAML file.
@@ -9,40 +22,64 @@ starts the same node with the same YAML file.
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
+
+TOPICS = {
+    "image": "Colour image topic (sensor_msgs/Image)",
+    "detections": "Detections topic (vision_msgs/Detection2DArray)",
+    "depth": "Aligned depth image topic (with use_depth)",
+    "camera_info": "CameraInfo of the colour camera (default: <image namespace>/camera_info)",
+    "hand_detections": "Hand detections topic (with use_hand_topic)",
+}
+# Launch arguments that override the params file only when given (empty: the file's value stays).
+OVERRIDES = {
+    "device": "auto | cpu | cuda (empty: the params file's value)",
+    "backend": "torch | onnxruntime | tensorrt (empty: the params file's value)",
+    "model_path": "Checkpoint (.safetensors) (empty: the params file's value)",
+}
+
+
+def _is_true(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"autostart must be true or false, got {text!r}")
+    return value in ("true", "1", "yes", "on")
+
+
+def _node(context: LaunchContext) -> list:
+    def get(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    parameters: list = [get("params_file")]
+    overrides = {name: get(name) for name in OVERRIDES if get(name)}
+    if overrides:
+        parameters.append(overrides)  # after the file: explicit arguments win
+    return [LifecycleNode(
+        package="interaction_hotspots",
+        executable="hotspot_node",
+        name=get("node_name"),
+        namespace=get("namespace"),
+        parameters=parameters,
+        remappings=[(topic, get(topic)) for topic in TOPICS if get(topic)],
+        arguments=[] if _is_true(get("autostart")) else ["--no-autostart"],
+        output="screen",
+    )]
 
 
 def generate_launch_description() -> LaunchDescription:
     share = Path(get_package_share_directory("interaction_hotspots"))
     args = {
         "namespace": ("", "Namespace of the node and its topics (one per camera)"),
+        "node_name": ("hotspot_node", "Name of the node"),
         "params_file": (str(share / "config" / "hotspot.yaml"), "Node parameters (YAML)"),
-        "image": ("image", "Colour image topic (sensor_msgs/Image)"),
-        "detections": ("detections", "Detections topic (vision_msgs/Detection2DArray)"),
-        "depth": ("depth", "Aligned depth image topic (with use_depth)"),
-        "camera_info": ("camera_info", "CameraInfo of the colour camera (with use_depth)"),
-        "hand_detections": ("hand_detections", "Hand detections topic (with use_hand_topic)"),
-        "device": ("auto", "auto | cpu | cuda"),
-        "backend": ("torch", "Inference backend"),
-        "model_path": ("", "Checkpoint (.safetensors); empty: the shipped demo model"),
-        "autostart": ("true", "Configure and activate at start"),
+        "autostart": ("true", "true: the node configures and activates itself; false: it waits unconfigured"),
+        **{topic: ("", desc + "; empty: not remapped") for topic, desc in TOPICS.items()},
+        **{name: ("", desc) for name, desc in OVERRIDES.items()},
     }
-    cfg = {name: LaunchConfiguration(name) for name in args}
-    node = LifecycleNode(
-        package="interaction_hotspots",
-        executable="hotspot_node",
-        name="hotspot_node",
-        namespace=cfg["namespace"],
-        parameters=[cfg["params_file"], {"device": cfg["device"], "backend": cfg["backend"], "model_path": cfg["model_path"]}],
-        remappings=[(topic, cfg[topic]) for topic in ("image", "detections", "depth", "camera_info", "hand_detections")],
-        arguments=[],
-        output="screen",
-        autostart=cfg["autostart"],
-    )
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=default, description=desc) for name, (default, desc) in args.items()]
-        + [node]
+        + [OpaqueFunction(function=_node)]
     )

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hotspot_core.metrics import evaluate  # noqa: E402
+from hotspot_core.eval.metrics import evaluate  # noqa: E402
 from training.data import build_test_images  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.evaluate import LABELS, method_maps, parse_method  # noqa: E402
@@ -61,7 +61,7 @@ def placement(maps: dict, gts: dict, ring: int) -> tuple[float, float]:
 
 def analytic_checks(checkpoint: str, ds, n: int = 16) -> tuple[float, float]:
     """(max relative difference analytic vs autograd, share of map mass from negative features) on n test images."""
-    from hotspot_core.model import load_model
+    from hotspot_core.hotspots.checkpoint import load_model
     from training.data.clips import load_rgb
     from training.data.transforms import EvalTransform
 

@@ -23,9 +23,10 @@ from typing import Callable
 
 import torch
 
-from hotspot_core.backends import BACKEND_NAMES, BackendError, create_backend
-from hotspot_core.flops import graph_flops, matmul_throughput
-from hotspot_core.model import build_model
+from hotspot_core.backends import BACKEND_NAMES, create_backend
+from hotspot_core.errors import BackendError
+from hotspot_core.hotspots.flops import graph_flops, matmul_throughput
+from hotspot_core.hotspots.model import build_model
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

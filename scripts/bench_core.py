@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from hotspot_core.model import build_model
+from hotspot_core.hotspots.model import build_model
 
 
 def timed(fn, repeats: int, sync) -> float:

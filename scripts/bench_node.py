@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
+    parser.add_argument("--reuse", action="store_true",
+                        help="leave result reuse on (off by default here: every frame repeats the same pixels, so "
+                             "with reuse on this would time the reuse path, see scripts/bench_reuse.py)")
     args = parser.parse_args()
 
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
@@ -45,8 +48,9 @@ def main() -> None:
     from interaction_hotspots.msg import HotspotArray, HotspotStats
 
     model = args.model or demo_model_path()
-    cmd = [sys.executable, "-m", "hotspot_ros.node", "--ros-args", "-p", f"model_path:={model}", "-p",
-           f"device:={args.device}", "-p", "input_qos:=reliable", "-p", "stats_period_sec:=0.5", "-p", "max_objects:=64"]
+    cmd = [sys.executable, "-m", "hotspot_ros.run", "--ros-args", "-p", f"model_path:={model}", "-p",
+           f"device:={args.device}", "-p", "input_qos:=reliable", "-p", "stats_period_sec:=0.5", "-p", "max_objects:=64",
+           "-p", f"reuse_results:={'true' if args.reuse else 'false'}"]
     node_proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     rclpy.init()
     client = Node("bench_client")

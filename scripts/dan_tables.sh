@@ -21,7 +21,7 @@ WORLD="$OUT/world"
 mkdir -p "$OUT"
 
 if [[ ! -f "$WORLD/annotations.json" ]]; then
-  "$PY" -m training.synthetic_world --out "$WORLD" --seed 0 --dan-labels --products-per-category 4 \
+  "$PY" -m training.synthetic --out "$WORLD" --seed 0 --dan-labels --products-per-category 4 \
     --clips-per-category 20 --test-per-category 2 --test-clips-per-category 12 --image-size 128 \
     --min-frames 8 --max-frames 12 --dan-two-object-clips 8
 fi

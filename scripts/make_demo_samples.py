@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from training.synthetic_world import WorldConfig, generate_world
+from training.synthetic import WorldConfig, generate_world
 
 COFFEE_BOXES = [("cup", (170, 15, 410, 305)), ("spoon", (325, 65, 425, 325)), ("saucer", (75, 75, 480, 390))]
 SCENE_CATEGORIES = ("mug", "bottle", "kettle", "knife", "jar", "lamp", "drawer", "scissors", "remote")

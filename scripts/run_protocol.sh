@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 start=$(date +%s)
 for split in seen novel; do
   world="$OUT/world_$split"
-  "$PY" -m training.synthetic_world --out "$world" --seed 0 --split "$split" \
+  "$PY" -m training.synthetic --out "$world" --seed 0 --split "$split" \
     --products-per-category 4 --clips-per-category 16 --test-per-category 4 --overwrite
   for run in ours lstm_gradcam direct_cls resolution basic; do
     cache="$OUT/cache_$split"
@@ -26,7 +26,9 @@ for split in seen novel; do
     --method "resolution=$OUT/$split/resolution/model.safetensors" \
     --method "lstm_gradcam=$OUT/$split/lstm_gradcam/model.safetensors" \
     --method "direct_cls=$OUT/$split/direct_cls/model.safetensors" \
-    --method "ours=$OUT/$split/ours/model.safetensors" --json "$OUT/$split/results.json" | tee "$OUT/$split/results.txt"
+    --method "ours=$OUT/$split/ours/model.safetensors" \
+    --method "mean_map=$OUT/$split/ours/model.safetensors" --method "ours_cam=$OUT/$split/ours/model.safetensors" \
+    --method oracle --json "$OUT/$split/results.json" | tee "$OUT/$split/results.txt"
 done
 "$PY" -m training.report "seen=$OUT/seen/results.json" "novel=$OUT/novel/results.json" | tee "$OUT/table.md"
 echo "protocol done in $(( $(date +%s) - start )) s"

@@ -236,9 +236,10 @@ fi
 # (b) the root interface package. The Python packages (hotspot_core, ...) are imported
 # from the checkout (scripts/setup.sh pip-installs it editable) and launch/ + config/
 # are symlinked: copies in the venv would shadow later edits.
-# launch/ and config/ are symlinked to the checkout: only whether they exist matters.
 H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node requirements/ros.txt)"
-H_IH+="-launch$([[ -d "$REPO/launch" ]] && echo 1 || echo 0)-config$([[ -d "$REPO/config" ]] && echo 1 || echo 0)"
+# launch/ and config/ are installed as directories of per-file symlinks (ros2 launch's search does
+# not follow a symlinked directory): the set of file names matters, not their contents.
+H_IH+="-$(cd "$REPO" && ls -1 launch config 2>/dev/null | sha256sum | cut -c1-16)"
 if up_to_date interaction_hotspots "$H_IH" "$VENV/share/interaction_hotspots/package.xml"; then
   log "interaction_hotspots interfaces: up to date"
 else
@@ -257,6 +258,20 @@ fi
 
 if ! (cd / && "$PY" -c 'import vision_msgs.msg' 2>/dev/null); then
   log "WARNING: 'import vision_msgs.msg' fails with $PY (vision_msgs at ${real_vm:-?} is not on its path)"
+fi
+
+# --- 4. development/CI tools: `ros2 launch`, the ros2 CLI, launch_testing ---------------
+# Only where the vendored wheels sit beside the checkout (../shared/vendor/ros2-tools: the
+# development machines and CI); a user's clone has no ../shared and skips this step. The
+# installer keeps its own stamp (VENV/.ros2_tools.stamp): a second run takes ~0.1 s.
+# ROS2_TOOLS_DIR=DIR names another copy; HOTSPOT_SKIP_ROS2_TOOLS=1 skips the step.
+TOOLS="${ROS2_TOOLS_DIR:-$REPO/../shared/vendor/ros2-tools}"
+if [[ "${HOTSPOT_SKIP_ROS2_TOOLS:-0}" == 1 ]]; then
+  log "ros2 launch/CLI tools: skipped (HOTSPOT_SKIP_ROS2_TOOLS=1)"
+elif [[ -f "$TOOLS/install.sh" ]]; then
+  bash "$TOOLS/install.sh" "$VENV" || die "installing the ros2 launch/CLI tools from $TOOLS failed"
+else
+  log "ros2 launch/CLI tools: $TOOLS not present, skipped (launch tests will skip)"
 fi
 
 # A venv inside a colcon workspace must not be crawled for packages.

@@ -1,6 +1,6 @@
 """Test-side helpers for talking to a hotspot node process over the real middleware.
 
-The node runs in its own process (``python -m hotspot_ros.node``); this module gives the test process an
+The node runs in its own process (``python -m hotspot_ros.run``); this module gives the test process an
 rclpy node that publishes camera frames/detections, collects outputs and calls lifecycle and parameter
 services, always waiting on real events with deadlines (never bare sleeps).
 """
@@ -35,7 +35,7 @@ START_TIMEOUT_S = 90.0  # importing torch and loading the model on a loaded 2-co
 def start_node(params: dict, extra_args: list[str] = (), log_path: Path | None = None,
                namespace: str = "/") -> subprocess.Popen:
     """Start the node as its own process with ``-p name:=value`` overrides of config/hotspot.yaml."""
-    cmd = [sys.executable, "-m", "hotspot_ros.node", *extra_args, "--ros-args", "-r", f"__ns:={namespace}"]
+    cmd = [sys.executable, "-m", "hotspot_ros.run", *extra_args, "--ros-args", "-r", f"__ns:={namespace}"]
     for k, v in params.items():
         if isinstance(v, bool):
             v = "true" if v else "false"

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from hotspot_core.backends import BACKEND_NAMES, BackendError, BackendOptions, backend_class, create_backend
+from hotspot_core.backends import BACKEND_NAMES, BackendOptions, backend_class, create_backend
+from hotspot_core.errors import BackendError
 from hotspot_core.backends.engine_cache import EngineCache, EngineKey
-from hotspot_core.backends.onnx_export import check_matches_model, read_metadata
-from hotspot_core.model import build_model
+from hotspot_core.backends.onnx_contract import check_matches_model, read_metadata
+from hotspot_core.hotspots.model import build_model
 
 ACTIONS = ["hold", "rotate", "push", "pull", "cut"]
 BOUNDS = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 5e-2, "int8": 1e-1}
@@ -60,7 +61,7 @@ def cache_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def top2_onnx(model, tmp_path_factory):
     """A checkpoint and its top-2 ONNX, written by the export command."""
-    from hotspot_core.checkpoint import save_checkpoint
+    from hotspot_core.hotspots.checkpoint import save_checkpoint
     from training.export import main
 
     folder = tmp_path_factory.mktemp("export")
@@ -109,10 +110,33 @@ def test_onnxruntime_serves_the_average_pool_stride_32_variant(images, cache_dir
         create_backend("onnxruntime", l2, "cpu", options={"onnx_path": str(backend.onnx_path)})
 
 
+def test_onnxruntime_and_torch_serve_the_cam_map_form(model, images, cache_dir):
+    """Our opt-in map form (ModelConfig.map_form 'cam') through the torch backend and ONNX/onnxruntime:
+    both equal autograd, differ from the paper's Eq. 4 maps, and an Eq. 4 export is refused for it."""
+    pytest.importorskip("onnxruntime")
+    cam = build_model({**model.config.to_dict(), "map_form": "cam"})
+    cam.load_state_dict(model.state_dict())
+    cam.eval()
+    with torch.no_grad():
+        autograd = cam.hotspot_maps(cam.features(images), method="autograd").numpy()
+        eq4 = model.hotspot_maps(model.features(images), method="autograd").numpy()
+    assert rel_err(autograd, eq4) > 1e-2
+    torch_maps = create_backend("torch", cam, "cpu", options={"precision": "fp32"}).run(images).numpy()[2]
+    assert rel_err(torch_maps, autograd) < BOUNDS["fp32"]
+    backend = create_backend("onnxruntime", cam, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
+    assert read_metadata(backend.onnx_path)["map_form"] == "cam"
+    assert rel_err(backend.run(images).numpy()[2], autograd) < BOUNDS["fp32"]
+    paper_onnx = create_backend("onnxruntime", model, "cpu", options={"cache_dir": str(cache_dir)}).onnx_path
+    assert paper_onnx != backend.onnx_path
+    with pytest.raises(BackendError, match="map_form eq4 vs model cam"):
+        create_backend("onnxruntime", cam, "cpu", options={"onnx_path": str(paper_onnx)})
+
+
 def test_reduced_precision_within_bounds(model, images, reference, cache_dir, tmp_path):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from hotspot_core.backends.onnx_export import cached_export, convs_to_float16
+    from hotspot_core.backends.onnx_files import cached_export
+    from hotspot_core.backends.onnx_passes import convs_to_float16
 
     # what export_onnx(precision="fp16") does after tracing, applied to the cached fp32 export
     proto = onnx.load(str(cached_export(model, cache_dir, None, "fp32")))
@@ -122,7 +146,7 @@ def test_reduced_precision_within_bounds(model, images, reference, cache_dir, tm
     assert idx.dtype == np.int32 and rel_err(maps, reference[2]) < BOUNDS["fp16"]
     assert rel_err(logits, reference[0]) < BOUNDS["fp16"]
     # int8: Q/DQ on every Conv, calibrated on random crops (the test inputs' distribution)
-    from hotspot_core.backends.quantize import quantize_convs_int8
+    from hotspot_core.backends.onnx_passes import quantize_convs_int8
 
     proto = onnx.load(str(cached_export(model, cache_dir, None, "fp32")))
     calibration = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(5)).numpy()
@@ -210,7 +234,7 @@ def test_registry_and_options_errors(model):
 
 
 def test_predictor_runs_any_backend(model, cache_dir):
-    from hotspot_core.boxes import Roi
+    from hotspot_core.image.boxes import Roi
     from hotspot_core.predictor import HotspotPredictor
 
     image = np.random.default_rng(3).integers(0, 255, (80, 120, 3), dtype=np.uint8)
@@ -356,7 +380,7 @@ def test_torch_cuda_matches_cpu_fp32(model, images, reference, precision):
 
 
 def test_flop_count_of_the_full_configuration():
-    from hotspot_core.flops import graph_flops
+    from hotspot_core.hotspots.flops import graph_flops
 
     model = build_model({"backbone": "resnet50_dilated", "actions": [f"a{i}" for i in range(7)]})
     all7, top1 = graph_flops(model), graph_flops(model, top_k=1)

@@ -10,9 +10,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torchvision.models import resnet50
 
-from hotspot_core.checkpoint import CheckpointError, read_metadata, save_checkpoint
-from hotspot_core.model import anticipation_module, build_model, load_model
-from hotspot_core.reference_import import import_reference_checkpoint, main as import_main
+from hotspot_core.errors import CheckpointError
+from hotspot_core.hotspots.checkpoint import read_metadata, save_checkpoint
+from hotspot_core.hotspots.model import anticipation_module, build_model
+from hotspot_core.hotspots.checkpoint import load_model
+from hotspot_core.hotspots.reference_import import import_reference_checkpoint, main as import_main
 
 ACTIONS = ["hold", "touch", "rotate", "push", "pull", "pick up", "put down"]
 
@@ -124,6 +126,44 @@ def test_import_authors_checkpoint(reference_checkpoint, tmp_path):
         assert torch.allclose(model.inactive_logits(x), reference_logits(net, x), rtol=1e-4, atol=1e-5)
     with pytest.raises(CheckpointError, match="7 outputs but 3 action names"):
         import_reference_checkpoint(src, ACTIONS[:3], tmp_path / "x.safetensors")
+
+
+def test_import_derives_ant_loss_from_the_dataset_like_the_authors_train_py(reference_checkpoint, tmp_path):
+    """Their saved args have no ant_loss; train.py picks it from dset: EPIC -> triplet, OPRA -> mse."""
+    _, net = reference_checkpoint
+    for dset, want in (("epic", "triplet"), ("opra", "mse")):
+        src = tmp_path / f"{dset}.pth"
+        torch.save({"net": net, "args": argparse.Namespace(dset=dset, max_len=8), "epoch": 20}, src)
+        out = tmp_path / f"{dset}.safetensors"
+        import_reference_checkpoint(src, ACTIONS, out)
+        assert load_model(out).config.ant_loss == want
+    src = tmp_path / "odd.pth"
+    torch.save({"net": net, "args": argparse.Namespace(dset="ego4d"), "epoch": 20}, src)
+    with pytest.raises(CheckpointError, match="unknown dset 'ego4d'"):
+        import_reference_checkpoint(src, ACTIONS, tmp_path / "odd.safetensors")
+
+
+class Gadget:
+    """An arbitrary pickled class: what weights_only loading refuses."""
+
+
+def test_import_says_plainly_when_a_file_is_not_a_pytorch_checkpoint(tmp_path, capsys):
+    text = tmp_path / "notes.pth"
+    text.write_text("these are not weights\n")
+    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint") as info:
+        import_reference_checkpoint(text, ACTIONS, tmp_path / "o.safetensors")
+    assert "weights_only" not in str(info.value)
+    with pytest.raises(SystemExit) as exit_info:
+        import_main([str(text), "--actions", "a,b", "-o", str(tmp_path / "o.safetensors")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "is not a PyTorch checkpoint" in err and "weights_only" not in err
+    # A real torch file that pickles arbitrary objects: refused without torch's weights_only=False advice.
+    odd = tmp_path / "odd.pth"
+    torch.save({"net": {}, "thing": Gadget()}, odd)
+    with pytest.raises(CheckpointError, match="not an authors' checkpoint: it holds objects") as info:
+        import_reference_checkpoint(odd, ACTIONS, tmp_path / "o.safetensors")
+    assert "weights_only=False" not in str(info.value)
 
 
 def test_import_rejects_wrong_layout(tmp_path):

@@ -303,6 +303,23 @@ def test_epic_from_config(epic_root: Path) -> None:
     assert isinstance(ds, EPICClips) and len(ds) == EXPECTED["usable_clips"]
 
 
+def test_clip_datasets_share_argument_handling(epic_root: Path, opra_root: Path) -> None:
+    # One constructor path for both datasets: the dataset's default frame stride, layout folders from the
+    # config, the name check, and a config-built dataset equal to a directly built one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert (epic(epic_root).sample_rate, opra(opra_root).sample_rate) == (10, 1)
+        for root, name, direct in ((epic_root, "epic", epic), (opra_root, "opra", opra)):
+            cfg = DatasetConfig(name=name, root=root, resize=RESIZE, crop=CROP, sample_rate=2, seed=4)
+            built = build_clip_dataset(cfg, split="train", train=False)
+            plain = direct(root, False, sample_rate=2, seed=4)
+            assert [(i.frames, i.key) for i in built.items] == [(i.frames, i.key) for i in plain.items]
+            assert built.sample_rate == 2 and not built.train and built.counters() == plain.counters()
+            other = EPICClips if name == "opra" else OPRAClips
+            with pytest.raises(ValueError, match=f"{other.__name__} needs an '{other.dataset_name}' config"):
+                other.from_config(cfg)
+
+
 # ----------------------------------------------------------------------------------------------------
 # CropPerturb
 # ----------------------------------------------------------------------------------------------------

@@ -13,13 +13,17 @@ pytest.importorskip("interaction_hotspots.msg")
 mcap_reader = pytest.importorskip("mcap.reader")
 ros2_decoder = pytest.importorskip("mcap_ros2.decoder")
 
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ros_env import ros_env  # noqa: E402,F401
 
-from hotspot_core.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.model import build_model  # noqa: E402
+from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
+from hotspot_core.hotspots.model import build_model  # noqa: E402
+from hotspot_core.image.overlay_grid import contact_sheet  # noqa: E402
+from hotspot_ros.recorder import CONTACT_SHEET, overlay_pngs  # noqa: E402
 from hotspot_ros.sample_source import DEFAULT_SAMPLES, load_samples  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -40,6 +44,16 @@ def test_demo_records_every_processed_frame(ros_env, tmp_path):
     assert summary["hotspot_messages"] == node["frames_processed"] > 0
     assert node["frames_processed"] + node["frames_dropped_busy"] + node["frames_dropped_stale"] <= 18
     assert summary["overlay_pngs"] == summary["hotspot_messages"]
+    # All frames on one contact sheet next to them: one tile per overlay PNG, in stamp order.
+    frames = overlay_pngs(out / "overlays")
+    assert len(frames) == summary["overlay_pngs"] and summary["contact_sheet"] == str(out / "overlays" / CONTACT_SHEET)
+    written = cv2.imread(summary["contact_sheet"])[..., ::-1]
+    images = [cv2.imread(str(p))[..., ::-1] for p in frames]
+    layout = contact_sheet(images, [""] * len(images))  # same tiles whatever the captions say
+    assert written.shape == layout.image.shape and len(layout.tiles) == len(frames)
+    for image, tile in zip(images, layout.tiles):
+        small = cv2.resize(image, (tile.width, tile.height), interpolation=cv2.INTER_AREA).astype(int)
+        assert np.abs(written[tile.y0 : tile.y1, tile.x0 : tile.x1].astype(int) - small).mean() < 1.0
 
     samples = load_samples(DEFAULT_SAMPLES)
     expected_objects = {len(d) for _, d in samples}
@@ -51,3 +65,24 @@ def test_demo_records_every_processed_frame(ros_env, tmp_path):
         assert list(msg.action_names) == ["hold", "push"] and msg.header.frame_id == "camera_color_optical_frame"
         assert len(msg.objects) in expected_objects
         assert all(len(o.maps) == 2 * o.map_height * o.map_width for o in msg.objects)
+
+
+def test_contact_sheet_tiles_follow_the_stamps(tmp_path):
+    """Frames in stamp order (9 s before 10 s, not by name), one tile each; an unreadable PNG is left off."""
+    from hotspot_ros.recorder import write_contact_sheet
+
+    samples = load_samples(DEFAULT_SAMPLES)
+    frames = [samples[i][0] for i in (0, 6, 14)]  # three different scenes
+    for (sec, nsec), rgb in zip([(10, 0), (9, 500_000_000), (10, 250_000_000)], frames):
+        cv2.imwrite(str(tmp_path / f"overlay_{sec}.{nsec:09d}.png"), np.ascontiguousarray(rgb[..., ::-1]))
+    (tmp_path / "overlay_11.000000000.png").write_bytes(b"not a png")
+    sheet_path = write_contact_sheet(tmp_path)
+    assert sheet_path == tmp_path / CONTACT_SHEET
+    written = cv2.imread(str(sheet_path))[..., ::-1]
+    ordered = [frames[1], frames[0], frames[2]]
+    layout = contact_sheet(ordered, [""] * 3)
+    assert written.shape == layout.image.shape and len(layout.tiles) == 3
+    for image, tile in zip(ordered, layout.tiles):
+        small = cv2.resize(image, (tile.width, tile.height), interpolation=cv2.INTER_AREA).astype(int)
+        assert np.abs(written[tile.y0 : tile.y1, tile.x0 : tile.x1].astype(int) - small).mean() < 1.0
+    assert write_contact_sheet(tmp_path / "nothing") is None

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from hotspot_core.dan_checkpoint import load_dan_checkpoint, read_dan_metadata, save_dan
-from hotspot_core.dan_config import DANConfig
-from hotspot_core.dan_predictor import DANPredictor
-from hotspot_core.dual_attention import DualAttentionNetwork, GuidedAttention, dan_losses, relation_tuples
-from hotspot_core.localisation import (
+from hotspot_core.dan.checkpoint import load_dan_checkpoint, read_dan_metadata, save_dan
+from hotspot_core.dan.config import DANConfig
+from hotspot_core.dan.predictor import DANPredictor
+from hotspot_core.dan.model import DualAttentionNetwork, GuidedAttention, dan_losses, relation_tuples
+from hotspot_core.dan.localisation import (
     affordance_mask, attention_boxes, average_precision, cells_to_pixels, flood_fill, kl_divergence,
     temporal_localisation, threshold_mask, upsample,
 )
-from hotspot_core.config import ConfigError
+from hotspot_core.errors import ConfigError
 
 ACTIONS = ["hold", "push", "pour into"]
 OBJECTS = ["mug", "bottle", "drawer", "jar"]
@@ -127,7 +127,7 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     back = load_dan_checkpoint(path)
     f = feats()
     assert torch.allclose(back(f).object, m(f).object)
-    from hotspot_core.checkpoint import CheckpointError
+    from hotspot_core.errors import CheckpointError
 
     with pytest.raises(CheckpointError):
         read_dan_metadata(tmp_path / "missing.safetensors")
@@ -160,7 +160,7 @@ def test_flood_fill_and_boxes_on_hand_made_maps() -> None:
 
 
 def attention_regions_of(a: np.ndarray):
-    from hotspot_core.localisation import attention_regions
+    from hotspot_core.dan.localisation import attention_regions
 
     return attention_regions(a)
 
@@ -234,7 +234,7 @@ def digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def dan_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training import synthetic_world as sw
+    from training import synthetic as sw
 
     root = tmp_path_factory.mktemp("dan") / "world"
     sw.generate_world(root, sw.WorldConfig(seed=4, dan_labels=True, dan_two_object_clips=2,
@@ -243,7 +243,7 @@ def dan_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_default_world_ignores_dan_fields(tmp_path: Path) -> None:
-    from training import synthetic_world as sw
+    from training import synthetic as sw
 
     sw.generate_world(tmp_path / "a", sw.WorldConfig(seed=4, **TINY))
     sw.generate_world(tmp_path / "b", sw.WorldConfig(seed=4, dan_two_object_clips=9, dan_extra_object_prob=1.0, **TINY))
@@ -254,8 +254,8 @@ def test_default_world_ignores_dan_fields(tmp_path: Path) -> None:
 
 
 def test_dan_world_labels(dan_world: Path, tmp_path: Path) -> None:
-    from training import synthetic_world as sw
-    from training.synthetic_dan import DAN_ACTIONS
+    from training import synthetic as sw
+    from training.synthetic.dan import DAN_ACTIONS
 
     annots = json.loads((dan_world / "annotations.json").read_text())
     assert annots["dan_actions"] == list(DAN_ACTIONS)
@@ -295,8 +295,29 @@ def trained(dan_world: Path, tmp_path_factory: pytest.TempPathFactory):
         "--backbone-weights", "packaged", "--input-size", "64", "--embed-dim", "32", "--attention-dim", "16",
         "--epochs", "30", "--batch-size", "4", "--lr", "0.05", "--dropout", "0.0", "--threads", "1",
         "--cache", str(out.parent / "cache")])
-    model, history = train_dan.run(args)
+    model, history = train_dan.run(train_dan.config_from_args(args))
     return out, history
+
+
+def test_dan_training_config_validates_flags_and_records_itself(tmp_path: Path, capsys) -> None:
+    from training import train_dan
+    from training.dan_config import DanTrainConfig
+
+    base = ["--world", str(tmp_path / "w"), "--out", str(tmp_path / "m.safetensors")]
+    cfg = train_dan.config_from_args(train_dan.build_parser().parse_args(
+        base + ["--frames", "6", "--no-second-object", "--backbone-weights", "none", "--threads", "0"]))
+    assert (cfg.num_frames, cfg.second_object, cfg.backbone_weights, cfg.threads) == (6, False, None, None)
+    assert cfg.milestones == [29, 37] and DanTrainConfig(cfg.world, cfg.out, epochs=7).milestones == [5, 6]
+    assert DanTrainConfig.from_dict(cfg.to_dict()) == cfg  # what the checkpoint records rebuilds the run
+    # Architecture rules are DANConfig's, checked before any data is read; run settings are checked here.
+    for flags, message in ((["--variant", "self", "--prior", "gt"], "only applies to the dual variant"),
+                           (["--epochs", "0"], "epochs and batch_size must be >= 1"),
+                           (["--momentum", "1.0"], "0 <= momentum < 1"),
+                           (["--temporal-head", "trn", "--frames", "1"], "num_frames must be >= 1")):
+        assert train_dan.main(base + flags) == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown DAN training config keys"):
+        DanTrainConfig.from_dict({**cfg.to_dict(), "learning_rate": 0.1})
 
 
 def test_short_training_run_lowers_the_loss(trained) -> None:
@@ -305,17 +326,33 @@ def test_short_training_run_lowers_the_loss(trained) -> None:
     assert np.isfinite(last) and last < 0.5 * first, (first, last)
     model = load_dan_checkpoint(path)
     assert model.config.variant == "dual" and model.config.actions[-1] == "put into"
+    from training.dan_config import DanTrainConfig
+
+    run_cfg = DanTrainConfig.from_dict(read_dan_metadata(path)[1]["train_config"])
+    assert run_cfg.out == path and run_cfg.epochs == 30 and run_cfg.model_config(model.config.actions,
+                                                                                model.config.objects) == model.config
 
 
-def test_evaluation_reports_tables(trained, dan_world: Path, tmp_path: Path) -> None:
+def test_evaluation_reports_tables(trained, dan_world: Path, tmp_path: Path, capsys) -> None:
     from training import evaluate_dan
 
     path, _ = trained
     rc = evaluate_dan.main(["--world", str(dan_world), "--run", f"dual={path}", "--cache",
-                            str(path.parent / "cache"), "--json", str(tmp_path / "e.json")])
+                            str(path.parent / "cache"), "--json", str(tmp_path / "e.json"),
+                            "--markdown", str(tmp_path / "e.md")])
     row = json.loads((tmp_path / "e.json").read_text())["dual"]
     assert rc == 0 and 0 <= row["action_top1"] <= 100 and set(row["box_ap"]) == {"0.3", "0.4", "0.5"}
     assert row["box_frames"] > 0
+    # The Markdown (training.report's writer) carries the JSON's numbers: Tables 1 and 4, temporal statistics.
+    tables = (tmp_path / "e.md").read_text().split("\n\n")
+    assert len(tables) == 3 and all(t.splitlines()[1].startswith("|---|") for t in tables)
+    assert f"| dual | {row['action_top1']:.1f} | {row['action_top5']:.1f} | {row['object_top1']:.1f} |" in tables[0]
+    assert f"| dual | {row['box_ap']['0.3']:.1f} | " in tables[1] and f" | {row['box_frames']} |" in tables[1]
+    capsys.readouterr()
+    assert evaluate_dan.main(["--summarise", str(tmp_path / "e.json"), str(tmp_path / "e.json")]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith("Mean ± std over 2 training seed(s).")
+    assert f"| dual | {row['action_top1']:.1f} ± 0.0 | " in summary and "Boxes at 60% of the map's maximum." in summary
 
 
 # ------------------------------------------------------------------------------ demonstration mode
@@ -332,7 +369,7 @@ def test_predictor_recognises_a_clip() -> None:
 
 
 def _feed(rec, contact: list[bool], t0: int = 0):
-    from hotspot_ros.demonstration import DemonstrationRecognizer  # noqa: F401  (ROS-free)
+    from hotspot_core.dan.demonstration import DemonstrationRecognizer  # noqa: F401  (ROS-free)
 
     hand_on, hand_off = (40.0, 20.0, 60.0, 40.0), (0.0, 0.0, 10.0, 10.0)
     obj = [("d1", "mug", (55.0, 25.0, 80.0, 45.0))]
@@ -344,7 +381,7 @@ def _feed(rec, contact: list[bool], t0: int = 0):
 
 
 def test_demonstration_trigger_release_and_contact() -> None:
-    from hotspot_ros.demonstration import DemonstrationRecognizer, DemonstrationSettings, touching
+    from hotspot_core.dan.demonstration import DemonstrationRecognizer, DemonstrationSettings, touching
 
     assert touching([(0, 0, 10, 10)], [("a", "x", (20, 20, 30, 30))], 4.0) is None
     assert touching([(0, 0, 10, 10)], [("a", "x", (12, 0, 30, 30))], 4.0)[0] == "a"

@@ -6,13 +6,15 @@ import types
 import numpy as np
 import pytest
 
-from hotspot_core.boxes import Roi
-from hotspot_core.geometry import depth_at, deproject
-from hotspot_core.overlay import action_colour, draw_hotspots
-from hotspot_core.selection import StabilityFilter, in_contact, iou
+from hotspot_core.image.boxes import Roi
+from hotspot_core.image.geometry import depth_at, deproject
+from hotspot_core.image.overlay import ObjectMaps, OverlayConfig, action_colour, render_overlay
+from hotspot_core.image.selection import StabilityFilter, in_contact
+from hotspot_core.image.boxes import iou
 from hotspot_ros.image_codec import CorruptImage, UnsupportedEncoding, depth_to_metres, image_to_rgb, rgb_to_image_fields
 from hotspot_ros.params import PARAMS, NodeSettings, validate
-from hotspot_ros.stamp_sync import StampCache
+from hotspot_ros.stamp_sync import FrameMatcher, StampCache
+from hotspot_ros.worker import LatestWorker
 
 
 def fake_image(arr: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False):
@@ -33,6 +35,59 @@ def test_stamp_cache_matches_closest_within_tolerance():
     assert cache.newest_stamp() == 400
     cache.resize(1)
     assert cache.match(300, 0) is None and cache.match(400, 0) == "d"
+
+
+def test_frame_matcher_pairs_detections_with_images_and_gives_up():
+    m = FrameMatcher[str](size=2, give_up_ns=1000)
+    m.add_detections(100, "det100")
+    assert m.match(5, use_depth=True, use_hands=True) == ([], [])  # no image yet: keep waiting
+    m.images.add(102, "img102")
+    m.depths.add(99, "depth99")
+    m.hands.add(300, "hands300")
+    frames, unmatched = m.match(5, use_depth=True, use_hands=True)
+    assert frames == [("img102", "det100", "depth99", None)] and unmatched == []
+    m.add_detections(500, "det500")
+    m.images.add(2000, "img2000")  # an image newer by more than give_up_ns: det500 never matches
+    assert m.match(5, use_depth=False, use_hands=False) == ([], [500])
+    for t in (3001, 3002, 3003):  # more waiting detections than the cache holds
+        m.add_detections(t, f"det{t}")
+    assert m.match(5, use_depth=False, use_hands=False) == ([], [3001])
+
+
+def test_latest_worker_runs_the_newest_job_and_survives_errors():
+    import threading
+    import time
+
+    seen, errors, gate, done = [], [], threading.Event(), threading.Event()
+
+    def handle(job):
+        if job == "block":
+            gate.wait(10)
+        if job == "boom":
+            raise ValueError("boom")
+        seen.append(job)
+        if job == "last":
+            done.set()
+
+    w = LatestWorker(handle, errors.append, "test_worker")
+    w.start()
+    try:
+        assert w.submit("block") is None
+        while w._pending is not None:  # until the worker has taken "block" (it then waits on the gate)
+            time.sleep(0.01)
+        assert w.submit("a") is None and w.submit("b") == "a"  # "a" was still waiting: replaced, not queued
+        gate.set()
+        while w._pending is not None:
+            time.sleep(0.01)
+        w.submit("boom")
+        while w._pending is not None:
+            time.sleep(0.01)
+        w.submit("last")
+        assert done.wait(10)
+    finally:
+        w.stop()
+    assert seen == ["block", "b", "last"]
+    assert len(errors) == 1 and isinstance(errors[0], ValueError), "the error is reported, the worker goes on"
 
 
 def test_stability_filter_needs_still_boxes():
@@ -111,12 +166,30 @@ def test_depth_lookup_and_deprojection():
 
 
 def test_overlay_colours_only_the_roi():
-    img = np.zeros((20, 20, 3), np.uint8)
+    img = np.zeros((40, 40, 3), np.uint8)
     maps = np.zeros((2, 4, 4), np.float32)
     maps[1, :, :] = 1.0
-    draw_hotspots(img, Roi(5, 5, 15, 15), maps, [0, 3], threshold=0.3, alpha=1.0)
-    assert img[:5].sum() == 0 and img[:, :5].sum() == 0
-    assert tuple(img[10, 10]) == action_colour(3)
+    obj = ObjectMaps(Roi(15, 15, 35, 35), np.array([0.2, 0.0, 0.0, 0.8]), np.array([0, 3]), maps)
+    config = OverlayConfig(fill_alpha=1.0, show_boxes=False, show_legend=False, show_scores=False)
+    pic = render_overlay(img, [("", obj)], ["a", "b", "c", "d"], config)
+    (x, y), label = pic.hotspots[0].peak, pic.hotspots[0].label
+    outside = np.ones((40, 40), bool)
+    outside[15:35, 15:35] = False
+    outside[label.y0 : label.y1, label.x0 : label.x1] = False  # the label and peak marker may sit outside
+    outside[y - 8 : y + 9, x - 8 : x + 9] = False
+    assert pic.image[outside].sum() == 0
+    assert tuple(pic.image[30, 30]) == action_colour(3)
+
+
+def test_overlay_parameters_ship_the_renderers_defaults():
+    import yaml
+    from pathlib import Path
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "hotspot.yaml").read_text())
+    shipped = shipped["/**"]["ros__parameters"]
+    assert shipped["overlay_top_k"] == PARAMS["overlay_top_k"].default == OverlayConfig.top_k
+    assert shipped["overlay_threshold"] == PARAMS["overlay_threshold"].default == OverlayConfig.level
+    assert validate("overlay_top_k", -1) and validate("overlay_threshold", 1.5) and validate("overlay_top_k", 3) is None
 
 
 def test_params_table_matches_settings_and_validates():
@@ -125,3 +198,10 @@ def test_params_table_matches_settings_and_validates():
     assert s.object_classes == [] and s.hand_classes == ["hand"]
     assert validate("device", "tpu") and validate("box_padding", 2.0) and validate("box_padding", 0.2) is None
     assert all(p.description for p in PARAMS.values())
+
+
+def test_old_demonstration_import_path_still_works():
+    import hotspot_core.dan.demonstration as core
+    import hotspot_ros.demonstration as old
+
+    assert old.DemonstrationRecognizer is core.DemonstrationRecognizer and old.touching is core.touching

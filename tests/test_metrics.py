@@ -1,4 +1,4 @@
-"""Tests for hotspot_core.metrics and hotspot_core.ground_truth against hand-computed cases.
+"""Tests for hotspot_core.eval.metrics and hotspot_core.eval.ground_truth against hand-computed cases.
 
 Spec: /work/shared/reference/hotspots-reference-spec.md sections 3 and 5.
 """
@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from hotspot_core.ground_truth import (
+from hotspot_core.eval.ground_truth import (
     center_bias_map,
     gaussian_kernel_size,
     gt_for_scoring,
     gt_heatmap_from_points,
 )
-from hotspot_core.metrics import (
+from hotspot_core.eval.metrics import (
     auc_judd,
     evaluate,
     format_results,

@@ -5,10 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hotspot_core.backbones import BackboneWeights, BackboneWeightsError, build_backbone
-from hotspot_core.config import ConfigError
-from hotspot_core.losses import anticipation_mse, anticipation_triplet, compute_losses, select_active_frame
-from hotspot_core.model import avg_pool, build_model, l2_pool, spatial_pool
+from hotspot_core.backbones import BackboneWeights, build_backbone
+from hotspot_core.errors import BackboneWeightsError
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.losses import anticipation_mse, anticipation_triplet, compute_losses, select_active_frame
+from hotspot_core.hotspots.model import avg_pool, build_model, l2_pool, spatial_pool
 
 ACTIONS = ["hold", "rotate", "push", "pull"]
 
@@ -150,11 +151,12 @@ def test_clip_logits_use_last_real_frame(small_model):
     assert steps[1, 2:].abs().sum() == 0  # padded steps are zeros, as pad_packed_sequence gives
 
 
-@pytest.mark.parametrize("ant_loss,pool", [("mse", "l2"), ("none", "l2"), ("mse", "avg"), ("none", "avg")])
-def test_analytic_maps_equal_autograd(ant_loss, pool):
+@pytest.mark.parametrize("ant_loss,pool,map_form", [("mse", "l2", "eq4"), ("none", "l2", "eq4"), ("mse", "avg", "eq4"),
+                                                   ("none", "avg", "eq4"), ("mse", "l2", "cam"), ("none", "avg", "cam")])
+def test_analytic_maps_equal_autograd(ant_loss, pool, map_form):
     torch.manual_seed(0)
     model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": ant_loss,
-                         "pool": pool})
+                         "pool": pool, "map_form": map_form})
     randomise_batchnorm(model)
     model.eval()
     x = model.features(torch.randn(3, 3, 64, 64))
@@ -170,6 +172,31 @@ def test_analytic_maps_equal_autograd(ant_loss, pool):
     assert (batched - reference).abs().max() / scale < 1e-4
     # maps differ per action: the test would pass trivially if all were equal
     assert (reference[:, 0] - reference[:, 1]).abs().max() / scale > 1e-3
+
+
+def test_cam_map_form_is_the_channel_weighted_gradient_and_opt_in():
+    """map_form 'cam' (ours): ReLU(sum_c mean_hw(g)_c x_c) from the very gradient Eq. 4 uses; the paper's
+    'eq4' stays the default and is left out of the stored config (paper checkpoints unchanged)."""
+    torch.manual_seed(0)
+    paper = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64})
+    assert paper.config.map_form == "eq4" and "map_form" not in paper.config.to_dict()
+    cam = build_model({**paper.config.to_dict(), "map_form": "cam"})
+    cam.load_state_dict(paper.state_dict())
+    assert cam.config.to_dict()["map_form"] == "cam"
+    paper.eval(), cam.eval()
+    x = paper.features(torch.randn(2, 3, 64, 64))
+    xg = x.detach().requires_grad_(True)
+    logits = paper.inactive_logits(xg)
+    (g,) = torch.autograd.grad(logits[:, 2].sum(), xg)
+    want = torch.relu((g.mean((2, 3), keepdim=True) * x).sum(1))
+    with torch.no_grad():
+        got = cam.hotspot_maps(x, actions=[2])[:, 0]
+        eq4 = paper.hotspot_maps(x, actions=[2])[:, 0]
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
+    assert torch.allclose(eq4, torch.relu(g * x).sum(1), rtol=1e-4, atol=1e-4 * float(eq4.abs().max()))
+    assert (got - eq4).abs().max() > 1e-3 * eq4.abs().max()
+    with pytest.raises(ConfigError, match="map_form must be one of"):
+        build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "map_form": "gradcam++"})
 
 
 def test_analytic_maps_for_chosen_and_per_sample_actions(small_model):

@@ -9,10 +9,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from hotspot_core.backbones import BackboneWeightsError, build_backbone, state_hash
-from hotspot_core.checkpoint import CheckpointError, save_checkpoint
-from hotspot_core.config import ConfigError
-from hotspot_core.model import build_model, load_model
+from hotspot_core.errors import BackboneWeightsError
+from hotspot_core.backbones import build_backbone
+from hotspot_core.weights import state_sha256
+from hotspot_core.errors import CheckpointError
+from hotspot_core.hotspots.checkpoint import save_checkpoint
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.model import build_model
+from hotspot_core.hotspots.checkpoint import load_model
 
 ACTIONS = ["hold", "rotate", "push"]
 CONFIG = {"backbone": "efficientnet_lite0_dilated", "backbone_weights": "packaged", "actions": ACTIONS,
@@ -49,7 +53,7 @@ def test_packaged_weights_are_the_packages_imagenet_weights():
         for i in range(5):  # blocks before the stride->dilation change are the package's, unchanged
             a, b = ours.net._blocks[i](a), ref._blocks[i](b)
     assert torch.equal(a, b)
-    assert state_hash(ours) != state_hash(build_backbone("efficientnet_lite0_dilated"))
+    assert state_sha256(ours) != state_sha256(build_backbone("efficientnet_lite0_dilated"))
 
 
 def test_native_trunk_is_the_whole_package_network_at_stride_32():
@@ -77,7 +81,7 @@ def test_native_trunk_is_the_whole_package_network_at_stride_32():
 def test_full_dilated_trunk_is_the_native_one_at_stride_8():
     full = build_backbone("efficientnet_lite0_full_dilated", "packaged")
     native = build_backbone("efficientnet_lite0", "packaged")
-    assert state_hash(full) == state_hash(native)  # the same weights and scale: only strides/dilations differ
+    assert state_sha256(full) == state_sha256(native)  # the same weights and scale: only strides/dilations differ
     convs = [b._depthwise_conv for b in full.net._blocks]
     assert len(convs) == 16 and all(list(c.stride) == [1, 1] for c in convs[5:])
     assert [c.dilation[0] for c in convs[5:]] == [1] + [2] * 6 + [4] * 4  # stages 4/6's first blocks keep theirs
@@ -97,7 +101,7 @@ def test_head_only_checkpoint_round_trip(tmp_path):
         keys = list(f.keys())
         meta = f.metadata()
     assert keys and not any(k.startswith("backbone.") for k in keys)
-    assert meta["backbone_sha256"] == state_hash(model.backbone)
+    assert meta["backbone_sha256"] == state_sha256(model.backbone)
     assert path.stat().st_size < 2_000_000
     loaded = load_model(path)
     x = torch.rand(2, 3, 64, 64)

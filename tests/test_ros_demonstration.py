@@ -28,12 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
 
-from hotspot_core.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.dan_checkpoint import save_dan  # noqa: E402
-from hotspot_core.dan_predictor import DANPredictor  # noqa: E402
-from hotspot_core.dual_attention import DualAttentionNetwork  # noqa: E402
-from hotspot_core.model import build_model  # noqa: E402
-from hotspot_ros.demonstration import DemonstrationRecognizer, DemonstrationSettings  # noqa: E402
+from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
+from hotspot_core.dan.checkpoint import save_dan  # noqa: E402
+from hotspot_core.dan.predictor import DANPredictor  # noqa: E402
+from hotspot_core.dan.model import DualAttentionNetwork  # noqa: E402
+from hotspot_core.hotspots.model import build_model  # noqa: E402
+from hotspot_core.dan.demonstration import DemonstrationRecognizer, DemonstrationSettings  # noqa: E402
 from hotspot_ros.demonstration_msg import hands_and_objects, interaction_recognition  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]

@@ -23,6 +23,7 @@ rclpy = pytest.importorskip("rclpy")
 hmsg = pytest.importorskip("interaction_hotspots.msg")
 vmsg = pytest.importorskip("vision_msgs.msg")
 
+from builtin_interfaces.msg import Time  # noqa: E402
 from geometry_msgs.msg import Point  # noqa: E402
 from rclpy.qos import (  # noqa: E402
     DurabilityPolicy,
@@ -80,6 +81,8 @@ def make_messages() -> dict:
         maps=_f32([((k + 1) * 7 + i * 3) % 11 / 10.0 for k in range(2) for i in range(h * w)]),
         map_max=_f32([3.14159, 0.001]),
         peaks=peaks,
+        reused=True,
+        computed_stamp=Time(sec=1_700_000_122, nanosec=5),
     )
     empty_obj = hmsg.ObjectHotspots(detection_id="", class_id="bowl", detection_score=0.5,
                                     action_scores=_f32([0.25] * n_act))
@@ -115,6 +118,7 @@ def make_messages() -> dict:
         boxes_degenerate=8,
         objects_in_contact_skipped=9,
         objects_processed=10,
+        objects_reused=11,
         stage_names=["preprocess", "inference", "postprocess", "publish", "total"],
         latency_p50_ms=_f32([1.5, 12.25, 0.75, 0.125, 14.625]),
         latency_p95_ms=_f32([2.5, 20.0, 1.0, 0.5, 24.0]),
@@ -198,8 +202,10 @@ def test_hotspot_messages_layout():
     assert fields["map_action_indices"] == "sequence<uint16>"
     assert list(hmsg.HotspotArray.get_fields_and_field_types()) == ["header", "action_names", "objects"]
     assert hmsg.HotspotPeak.get_fields_and_field_types()["position"] == "geometry_msgs/Point"
+    assert fields["reused"] == "boolean" and fields["computed_stamp"] == "builtin_interfaces/Time"
     stats = hmsg.HotspotStats.get_fields_and_field_types()
     assert stats["frames_received"] == "uint64" and stats["rate_hz"] == "float"
+    assert stats["objects_reused"] == "uint64"
 
 
 def test_round_trip_between_processes(ros_env, tmp_path):

@@ -25,9 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
 
-from hotspot_core.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
-from hotspot_core.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.model import build_model  # noqa: E402
+from hotspot_core.image.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
+from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
+from hotspot_core.hotspots.model import build_model  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
 
@@ -118,6 +118,51 @@ def test_overlay_rendered_only_while_subscribed(node, client):
     assert overlay.header.frame_id == img.header.frame_id
     client.unsubscribe_overlay()
     assert client.latest_stats(time.time()).overlays_rendered >= 1
+
+
+def _node_parameters(client, names: list[str]) -> dict:
+    from rcl_interfaces.srv import GetParameters
+
+    values = client._call(GetParameters, f"{client.target}/get_parameters", GetParameters.Request(names=names)).values
+    return {n: v.integer_value if v.type == 2 else v.double_value for n, v in zip(names, values)}
+
+
+def test_overlay_is_the_renderers_picture_with_the_nodes_parameters(node, client):
+    """The overlay is hotspot_core's picture of the published hotspots, drawn with the node's overlay_top_k
+    and overlay_threshold (as shipped, then overlay_top_k changed at run time)."""
+    from hotspot_core.image.boxes import Roi
+    from hotspot_core.image.overlay import ObjectMaps, OverlayConfig, render_overlay
+    from hotspot_ros.image_codec import image_to_rgb
+
+    names = ["overlay_top_k", "overlay_threshold"]
+    shipped = _node_parameters(client, names)
+    client.subscribe_overlay()
+    try:
+        for top_k in (None, 3):
+            if top_k is not None:
+                assert client.set_parameters({"overlay_top_k": top_k})[0].successful
+            values = _node_parameters(client, names)
+            img, dets = good_frame()
+            msg = client.send_until_output(img, dets)
+            assert msg is not None
+            client.spin_until(lambda: any(o.header.stamp == img.header.stamp for o in client.overlays), 30.0)
+            overlay = next(o for o in client.overlays if o.header.stamp == img.header.stamp)
+            objects = []
+            for o in msg.objects:
+                k = len(o.map_action_indices)
+                roi = Roi(o.roi.x_offset, o.roi.y_offset, o.roi.x_offset + o.roi.width, o.roi.y_offset + o.roi.height)
+                maps = np.asarray(o.maps, np.float32).reshape(k, o.map_height, o.map_width)
+                scores, indices = np.asarray(o.action_scores), np.asarray(o.map_action_indices)
+                objects.append((o.class_id, ObjectMaps(roi, scores, indices, maps)))
+            config = OverlayConfig(top_k=values["overlay_top_k"], level=values["overlay_threshold"])
+            expected = render_overlay(image_to_rgb(img), objects, msg.action_names, config)
+            assert len(expected.hotspots) == len(objects) * (top_k or shipped["overlay_top_k"])
+            assert np.abs(image_to_rgb(overlay).astype(int) - expected.image.astype(int)).max() <= 1
+        rejected = client.set_parameters({"overlay_top_k": -1})
+        assert not rejected[0].successful and "overlay_top_k" in rejected[0].reason
+    finally:
+        client.set_parameters({"overlay_top_k": shipped["overlay_top_k"]})
+        client.unsubscribe_overlay()
 
 
 def test_runtime_parameter_changes(node, client):
@@ -296,7 +341,7 @@ def test_onnxruntime_backend_serves_the_same_maps(model_path, tmp_path, ns_clien
         out = client.send_until_output(img, dets)
         assert out is not None and "inference: onnxruntime" in log.read_text() and "(fp32)" in log.read_text()
         # the same crop through the torch predictor in this process
-        from hotspot_core.model import load_model
+        from hotspot_core.hotspots.checkpoint import load_model
         from hotspot_core.predictor import HotspotPredictor
         from hotspot_ros.image_codec import image_to_rgb
 
@@ -306,3 +351,29 @@ def test_onnxruntime_backend_serves_the_same_maps(model_path, tmp_path, ns_clien
         assert np.abs(got - ref.maps).max() < 1e-3 and np.allclose(out.objects[0].action_scores, ref.scores, atol=1e-4)
     finally:
         stop_node(proc)
+
+
+def test_unchanged_objects_reuse_their_hotspots_and_say_so(node, client):
+    base = client.latest_stats(time.time())
+    first = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=5))
+    second = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=5))  # same pixels, same boxes
+    assert [o.reused for o in second.objects] == [True, True]
+    for fresh, reused in zip(first.objects, second.objects):
+        assert (reused.computed_stamp.sec, reused.computed_stamp.nanosec) == (first.header.stamp.sec,
+                                                                              first.header.stamp.nanosec)
+        assert list(reused.maps) == list(fresh.maps) and list(reused.action_scores) == list(fresh.action_scores)
+    changed = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=6))  # other pixels: recomputed
+    assert [o.reused for o in changed.objects] == [False, False]
+    assert all((o.computed_stamp.sec, o.computed_stamp.nanosec) == (changed.header.stamp.sec,
+                                                                    changed.header.stamp.nanosec)
+               for o in changed.objects)
+    stats = client.latest_stats(time.time())
+    assert stats.objects_reused >= base.objects_reused + 2
+    assert stats.objects_processed >= base.objects_processed + 4
+
+    assert client.set_parameters({"reuse_results": False})[0].successful
+    try:
+        out = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=6))
+        assert [o.reused for o in out.objects] == [False, False], "reuse_results false: always computed"
+    finally:
+        assert client.set_parameters({"reuse_results": True})[0].successful

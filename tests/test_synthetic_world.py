@@ -1,10 +1,13 @@
-"""Tests of training.synthetic_world: layout/schema read by the real OPRA loaders, determinism, GT on
-the right part, the novel-category split, and speed."""
+"""Tests of training.synthetic (the synthetic world): layout/schema read by the real OPRA loaders, determinism, GT on
+the right part, the novel-category split, the CLI and the old module names."""
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
-import time
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hotspot_core.ground_truth import gt_heatmap_from_points
-from training import synthetic_world as sw
+from hotspot_core.eval.ground_truth import gt_heatmap_from_points
+from training import synthetic as sw
 from training.data import HotspotTestImages, OPRAClips
 
 # CI-sized: every category, few clips, small frames.
@@ -200,15 +203,45 @@ def test_clips_show_a_hand_acting_on_the_part(tmp_path: Path) -> None:
         assert skin(last) > skin(first)
 
 
-def test_cli_runs_fast_on_a_ci_sized_world(tmp_path: Path) -> None:
+def test_cli_writes_a_ci_sized_novel_world(tmp_path: Path) -> None:
+    # Speed is a figure, not an assertion (house rule): the CLI logs the generation time.
     out = tmp_path / "cli"
-    t0 = time.perf_counter()
     rc = sw.main(["--out", str(out), "--seed", "0", "--clips-per-category", "3", "--test-per-category", "1",
                   "--products-per-category", "2", "--image-size", "128", "--min-frames", "6",
                   "--max-frames", "10", "--split", "novel"])
-    elapsed = time.perf_counter() - t0
     annots = json.loads((out / "annotations.json").read_text())
     n_frames = sum(e["nframes"] for e in annots["train_clips"] + annots["test_clips"])
-    assert rc == 0 and n_frames >= 200 and elapsed < 30, (n_frames, elapsed)
+    assert rc == 0 and n_frames >= 200, n_frames
     assert annots["generator"]["args"]["split"] == "novel"
     assert set(annots["test_categories"]) == set(sw.DEFAULT_NOVEL)
+
+
+def test_old_module_names_write_the_same_world(tmp_path: Path) -> None:
+    # `python -m training.synthetic_world` (scripts and worlds' README.txt name it) and the old import paths
+    # are shims over training.synthetic: same CLI, same names, byte-identical output.
+    args = ["--seed", "3", "--categories", "mug", "drawer", "kettle", "--products-per-category", "1",
+            "--clips-per-category", "2", "--test-per-category", "1", "--image-size", "64", "--min-frames", "3",
+            "--max-frames", "4", "--dan-labels", "--dan-two-object-clips", "1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    subprocess.run([sys.executable, "-m", "training.synthetic_world", "--out", str(tmp_path / "old"), *args],
+                   check=True, env=env, capture_output=True)
+    assert sw.main(["--out", str(tmp_path / "new"), *args]) == 0
+    old, new = tree_digest(tmp_path / "old"), tree_digest(tmp_path / "new")
+    assert old == new and len(old) > 20
+    from training import synthetic_dan, synthetic_world
+
+    assert synthetic_world.generate_world is sw.generate_world and synthetic_world.WorldConfig is sw.WorldConfig
+    assert synthetic_dan.DAN_ACTIONS is sw.DAN_ACTIONS
+
+
+def test_package_modules_form_a_layered_graph_without_private_imports() -> None:
+    # Each module of training.synthetic imports only modules listed before it (no circle) and only public names.
+    order = ["catalogue", "draw", "render", "config", "dan", "world", "cli"]
+    folder = Path(sw.__file__).parent
+    for i, name in enumerate(order):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert node.module in order[:i], (name, node.module)
+                assert not any(a.name.startswith("_") for a in node.names), (name, node.module)
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted(order + ["__init__", "__main__"])

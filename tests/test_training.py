@@ -16,17 +16,19 @@ import torch
 import yaml
 
 from hotspot_core.backbones import FrozenTrunk
-from hotspot_core.checkpoint import CheckpointError, read_metadata
-from hotspot_core.config import ConfigError
-from hotspot_core.model import load_model
-from hotspot_core.overlay import action_colour
+from hotspot_core.errors import CheckpointError
+from hotspot_core.hotspots.checkpoint import read_metadata
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.checkpoint import load_model
+from hotspot_core.image.overlay import Style, action_colour
+from hotspot_core.image.overlay_grid import GridConfig, tile_layout
 from training import evaluate as evaluate_cli
 from training import visualise as visualise_cli
 from training.config import TrainConfig, build_parser, config_from_args, default_milestones
 from training.data.config import DatasetConfig
 from training.direct_cls import load_direct_cls
 from training.distributed import DistributedClassBalancedSampler
-from training.synthetic_world import WorldConfig, generate_world
+from training.synthetic import WorldConfig, generate_world
 from training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +138,39 @@ def test_resume_continues_from_the_saved_epoch(world, tmp_path):
     assert read_metadata(tmp_path / "split" / "model.safetensors")[1]["epoch"] == 3
     with pytest.raises(ConfigError, match="model config"):
         train(tiny_config(world, tmp_path / "split", epochs=4, cache_features=cache, ant_loss="none"), resume=True)
+
+
+def test_cache_folder_mechanism_decides_and_never_deletes_a_foreign_folder(tmp_path, caplog):
+    # The folder protocol both caches use (train.py's clip views, the DAN's frames): hit only when complete
+    # with the same key, a log line naming what changed, and no deletion of a folder that is not a cache.
+    from dataclasses import dataclass
+
+    from training.feature_cache import begin_build, cache_is_current, finish_build
+
+    @dataclass(frozen=True)
+    class Key:
+        backbone: str
+        mean: tuple[float, ...]
+
+    caplog.set_level(logging.INFO, logger="training")
+    folder, key = tmp_path / "cache", Key("trunk", (0.5, 0.25))
+    assert not cache_is_current(folder, key) and "none yet" in caplog.text
+    begin_build(folder, key)
+    (folder / "features.npy").write_bytes(b"x")
+    assert not cache_is_current(folder, key) and "is stale (incomplete)" in caplog.text  # interrupted build
+    finish_build(folder, key, frames=3)
+    assert cache_is_current(folder, key) and json.loads((folder / "meta.json").read_text())["frames"] == 3
+    caplog.clear()
+    assert not cache_is_current(folder, Key("trunk", (0.5, 0.5)))
+    assert "mean: [0.5, 0.25] -> [0.5, 0.5]" in caplog.text  # only the changed field, in the JSON's terms
+    begin_build(folder, Key("trunk", (0.5, 0.5)))
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json"]  # the old cache's files are gone
+    foreign = tmp_path / "results"
+    foreign.mkdir()
+    (foreign / "table.md").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a feature cache"):
+        begin_build(foreign, key)
+    assert (foreign / "table.md").read_text() == "keep me"
 
 
 def test_feature_cache_is_reused_matches_images_and_is_invalidated(world, tmp_path, caplog):
@@ -255,6 +290,79 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
         load_direct_cls(trained["ours"])
 
 
+def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_path, capsys):
+    """Peak-on-part / specificity through the CLI: the oracle hits every part, the action-agnostic map
+    (and center bias) has zero specificity by construction, and the all-action maps agree with the
+    per-verb maps the reference metrics score."""
+    js = tmp_path / "parts.json"
+    argv = ["--data-name", "opra", "--data-root", str(world), "--json", str(js), "--device", "cpu",
+            "--method", "center_bias", "--method", "oracle", "--method", f"mean_map={trained['ours']}",
+            "--method", f"ours={trained['ours']}", "--method", f"lstm_gradcam={trained['lstm_gradcam']}",
+            "--method", f"ours_cam={trained['ours']}"]
+    assert evaluate_cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(js.read_text())
+    n = data["items"]
+    annots = json.loads((world / "annotations.json").read_text())
+    n_small = sum(e["part"] not in ("body", "box", "cabinet") for e in annots["test_images"])
+    for name, r in data["methods"].items():
+        peak = r["part_metrics"]["peak_on_part"]
+        assert peak["all"]["n_total"] == n and peak["all"]["n_valid"] == n  # every synthetic pair has a box
+        assert peak["small"]["n_total"] == n_small and peak["gt_region"]["n_total"] == 0
+        assert 0.0 <= peak["all"]["mean"] <= 1.0
+    oracle = data["methods"]["oracle"]["part_metrics"]
+    assert oracle["peak_on_part"]["small"]["mean"] == 1.0 and oracle["peak_on_part"]["whole"]["mean"] == 1.0
+    for name in ("mean_map", "center_bias"):
+        pm = data["methods"][name]["part_metrics"]
+        assert pm["vs_mean"]["hit"]["mean"] == 0.0 and pm["vs_other"]["hit"]["mean"] == 0.0
+        assert pm["vs_other"]["hit"]["n_valid"] > 0
+    assert "peak-on-part small:" in printed and "own - other action hit:" in printed
+
+    ds = evaluate_cli.build_test_images(DatasetConfig(name="opra", root=world), split="test")
+    per_verb = evaluate_cli.method_maps("ours", trained["ours"], ds, torch.device("cpu"))
+    stacks = evaluate_cli.all_action_maps("ours", trained["ours"], ds, torch.device("cpu"))
+    for key, e in zip(ds.keys(), ds.entries):
+        np.testing.assert_allclose(stacks[tuple(e["image"])][e["verb"]], per_verb[key], rtol=1e-4, atol=1e-6)
+
+    from training.report import part_table, table
+
+    rows = part_table([("seen", data)]).splitlines()
+    assert "seen peak small" in rows[0] and "seen own−other hit" in rows[0] and "GT region" not in rows[0]
+    labels = [r.split(" | ")[0].lstrip("| ") for r in rows[2:]]
+    assert labels == ["CENTER BIAS", "ACTION-AGNOSTIC MEAN MAP", "LSTM+GRAD-CAM (+ L2 POOL)", "OURS (+ ANTICIPATION)",
+                      "OURS + CAM MAPS (ours, not the paper's)", "ORACLE (GT PART CENTRE)"]
+    # The cam read-out of the same weights gives other maps than the paper's Eq. 4.
+    assert data["methods"]["ours_cam"]["metrics"]["KLD"]["mean"] != data["methods"]["ours"]["metrics"]["KLD"]["mean"]
+    assert "**" not in table([("seen", data)]).splitlines()[-1]  # the oracle is never the bold best
+
+
+def test_part_metrics_without_part_boxes_use_the_gt_region(world, tmp_path):
+    """OPRA / EPIC data have no part boxes: the part is the GT region G / max G > 0.5, pairs without points
+    are counted but not scored, and the oracle (a Gaussian at the GT's arg-max) always hits."""
+    root = tmp_path / "noboxes"
+    root.mkdir()
+    for sub in ("images", "frames"):
+        (root / sub).symlink_to(world / sub)
+    annots = json.loads((world / "annotations.json").read_text())
+    for e in annots["test_images"]:
+        for k in ("part", "part_rows", "part_cols"):
+            e.pop(k)
+    (root / "annotations.json").write_text(json.dumps(annots))
+    js = tmp_path / "gt.json"
+    argv = ["--data-name", "opra", "--data-root", str(root), "--json", str(js), "--device", "cpu",
+            "--method", "center_bias", "--method", "oracle"]
+    assert evaluate_cli.main(argv) == 0
+    data = json.loads(js.read_text())
+    n = data["items"]
+    with_points = sum(bool(e["points"]) for e in annots["test_images"])
+    assert 0 < with_points < n
+    for name in ("center_bias", "oracle"):
+        peak = data["methods"][name]["part_metrics"]["peak_on_part"]
+        assert peak["gt_region"]["n_total"] == n and peak["gt_region"]["n_valid"] == with_points
+        assert peak["small"]["n_total"] == 0 and peak["whole"]["n_total"] == 0
+    assert data["methods"]["oracle"]["part_metrics"]["peak_on_part"]["gt_region"]["mean"] == 1.0
+
+
 def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
     out = tmp_path / "viz"
     assert visualise_cli.main(["--checkpoint", str(trained["ours"]), "--data-name", "opra", "--data-root", str(world),
@@ -268,6 +376,24 @@ def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
     assert action_colour(0) in colours and action_colour(3) in colours and action_colour(1) not in colours
     overlay, plain = img[:, 256:].astype(int), img[:, :256].astype(int)
     assert np.abs(overlay - plain).sum() > 0
+
+
+def test_visualise_grid_has_one_panel_per_action(world, trained, tmp_path):
+    out = tmp_path / "grid"
+    assert visualise_cli.main(["--checkpoint", str(trained["ours"]), "--data-name", "opra", "--data-root", str(world),
+                               "--num", "1", "--out", str(out), "--grid"]) == 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 1
+    img = cv2.cvtColor(cv2.imread(str(pngs[0])), cv2.COLOR_BGR2RGB)
+    cfg = GridConfig()
+    side = cfg.tiles.tile_px
+    style = Style.for_image(cfg.overlay, side, side)
+    n = len(load_model(trained["ours"]).actions)
+    width, height, tiles = tile_layout(n, side, side, style.text_px + 2 * style.padding, cfg.tiles)
+    assert img.shape == (height, width, 3)
+    # Each panel's header strip is in its action's colour, in model order.
+    for a, t in enumerate(tiles):
+        assert tuple(img[t.y0 - 2, t.x1 - 3]) == action_colour(a)
 
 
 def test_shipped_demo_checkpoint_loads_with_the_opra_verbs():

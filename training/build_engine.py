@@ -35,8 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from hotspot_core.backends import BackendError, BackendOptions
-    from hotspot_core.backends.onnx_export import cached_export, read_metadata
+    from hotspot_core.errors import BackendError
+    from hotspot_core.backends import BackendOptions
+    from hotspot_core.backends.onnx_contract import read_metadata
+    from hotspot_core.backends.onnx_files import cached_export
     from hotspot_core.backends.tensorrt_backend import import_tensorrt, load_or_build_engine
 
     try:
@@ -48,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.source.suffix == ".onnx":
             onnx_path, meta = args.source, read_metadata(args.source)
         else:
-            from hotspot_core.model import load_model
+            from hotspot_core.hotspots.checkpoint import load_model
 
             model = load_model(args.source, map_location="cuda")
             calibration = np.load(args.calibration).astype(np.float32) if args.calibration else None

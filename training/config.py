@@ -30,7 +30,9 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from hotspot_core.backbones import BACKBONES
-from hotspot_core.config import ANT_LOSSES, POOLS, ConfigError, check_config_mapping
+from hotspot_core.hotspots.config import ANT_LOSSES, POOLS
+from hotspot_core.errors import ConfigError
+from hotspot_core.config import check_config_mapping
 
 from .data.config import DatasetConfig, add_dataset_args
 

@@ -7,8 +7,9 @@ a cache of frozen-backbone features of every frame.
   in evaluation).
 * ``ensure_feature_cache``: the backbone is frozen and in eval mode, so its features depend only on the
   pixels. Every frame of every clip is resized straight to ``input_size`` (frames are square), run once
-  and stored as float16 (F,d,h,w). The cache is rebuilt when its fingerprint (backbone, its weights'
-  sha256, input size, normalisation, annotations sha256) changes.
+  and stored as float16 (F,d,h,w). The cache is rebuilt when its key (``DanCacheKey``: backbone, its
+  weights' sha256, input size, normalisation, annotations sha256) changes; the folder, its ``meta.json``
+  and the hit / stale decision are ``training.feature_cache``'s, shared with ``train.py``'s clip cache.
 * ``DanFeatureClips``: a Dataset of (T,d,h,w) features + labels read from the cache.
 """
 from __future__ import annotations
@@ -26,11 +27,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from hotspot_core.preprocess import to_input_batch
+from hotspot_core.image.preprocess import to_input_batch
+from hotspot_core.weights import state_sha256
+
+from .feature_cache import META, begin_build, cache_is_current, finish_build
+from .synthetic.config import FPS
 
 log = logging.getLogger("training.dan_data")
 
-CACHE_VERSION = 1
+# 2: meta.json of training.feature_cache (fingerprint, key, complete); version-1 caches are rebuilt once.
+CACHE_VERSION = 2
 FRAME_NAME = "image-%08d.jpg"
 
 
@@ -90,7 +96,7 @@ def _clip(root: Path, e: dict[str, Any]) -> DanClip | None:
 
 
 def load_dan_world(root: str | Path) -> DanWorld:
-    """Read a world generated with ``python -m training.synthetic_world --dan-labels``."""
+    """Read a world generated with ``python -m training.synthetic --dan-labels``."""
     root = Path(root)
     path = root / "annotations.json"
     if not path.is_file():
@@ -98,10 +104,8 @@ def load_dan_world(root: str | Path) -> DanWorld:
     raw = path.read_bytes()
     annots = json.loads(raw)
     if "dan_actions" not in annots:
-        raise ValueError(f"{root} has no DAN labels: generate it with `python -m training.synthetic_world "
+        raise ValueError(f"{root} has no DAN labels: generate it with `python -m training.synthetic "
                          f"--dan-labels`")
-    from training.synthetic_world import FPS
-
     splits = {}
     for split in ("train", "test"):
         clips = [_clip(root, e) for e in annots[f"{split}_clips"]]
@@ -130,13 +134,28 @@ def sample_frames(num_frames: int, segments: int, train: bool, rng: np.random.Ge
 
 
 # ---------------------------------------------------------------------------------------------- cache
-def cache_key(backbone_name: str, backbone: torch.nn.Module, input_size: int, mean: Sequence[float],
-              std: Sequence[float], world: DanWorld) -> dict[str, Any]:
-    from hotspot_core.backbones import state_hash
+@dataclass(frozen=True)
+class DanCacheKey:
+    """Everything the cached DAN frame features depend on."""
 
-    return {"version": CACHE_VERSION, "backbone": backbone_name, "backbone_sha256": state_hash(backbone),
-            "input_size": int(input_size), "mean": list(mean), "std": list(std),
-            "annotations_sha256": world.annotations_sha256}
+    backbone: str
+    backbone_sha256: str
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    annotations_sha256: str
+    version: int = CACHE_VERSION
+
+
+def cache_key(backbone_name: str, backbone: torch.nn.Module, input_size: int, mean: Sequence[float],
+              std: Sequence[float], world: DanWorld) -> DanCacheKey:
+    return DanCacheKey(backbone_name, state_sha256(backbone), int(input_size), tuple(mean), tuple(std),
+                       world.annotations_sha256)
+
+
+def default_cache(world_root: str | Path) -> Path:
+    """Where a world's DAN feature cache lives unless a run names another folder."""
+    return Path(world_root) / ".dan_cache"
 
 
 def read_frames(paths: Sequence[Path], size: int) -> list[np.ndarray]:
@@ -155,7 +174,7 @@ class DanFeatureCache:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
+        self.meta = json.loads((self.folder / META).read_text(encoding="utf-8"))
         self.array = np.load(self.folder / "features.npy", mmap_mode="r")
         self.index: dict[str, tuple[int, int]] = {k: (int(o), int(n)) for k, (o, n) in self.meta["index"].items()}
 
@@ -179,21 +198,14 @@ def ensure_feature_cache(
     """Build (or reuse) the feature cache of every train and test frame of ``world`` in ``folder``."""
     folder = Path(folder)
     key = cache_key(backbone_name, backbone, input_size, mean, std, world)
-    meta_path = folder / "meta.json"
-    if meta_path.is_file():
-        old = json.loads(meta_path.read_text(encoding="utf-8"))
-        if old.get("key") == key:
-            return DanFeatureCache(folder)
-        changed = sorted(k for k in set(key) | set(old.get("key", {})) if key.get(k) != old.get("key", {}).get(k))
-        log.info("feature cache %s is stale (%s changed): rebuilding", folder, ", ".join(changed))
-        meta_path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
+    if cache_is_current(folder, key):
+        return DanFeatureCache(folder)
+    begin_build(folder, key)
     clips = list(world.train) + list(world.test)
     total = sum(c.num_frames for c in clips)
     probe = backbone(torch.zeros(1, 3, input_size, input_size))
     shape = (total, *probe.shape[1:])
-    tmp = folder / "features.tmp.npy"
-    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
+    arr = np.lib.format.open_memmap(folder / "features.npy", mode="w+", dtype=np.float16, shape=shape)
     index: dict[str, tuple[int, int]] = {}
     jobs: list[Path] = []
     offset = 0
@@ -211,8 +223,7 @@ def ensure_feature_cache(
                 log.info("features %d/%d frames (%.0f s)", s + batch.shape[0], total, time.perf_counter() - t0)
     arr.flush()
     del arr
-    tmp.replace(folder / "features.npy")
-    meta_path.write_text(json.dumps({"key": key, "index": index, "frames": total}, indent=1), encoding="utf-8")
+    finish_build(folder, key, index=index, frames=total)
     log.info("feature cache: %d frames %s in %.0f s -> %s", total, shape[1:], time.perf_counter() - t0, folder)
     return DanFeatureCache(folder)
 

@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hotspot_core.backbones import BackboneWeightsError
-from hotspot_core.checkpoint import CheckpointError, load_weights_into, read_metadata
-from hotspot_core.config import ModelConfig
-from hotspot_core.losses import Losses
-from hotspot_core.model import FrozenFeatureModel
+from hotspot_core.errors import CheckpointError
+from hotspot_core.weights import build_and_load
+from hotspot_core.hotspots.checkpoint import read_metadata
+from hotspot_core.hotspots.config import ModelConfig
+from hotspot_core.hotspots.losses import Losses
+from hotspot_core.hotspots.model import FrozenFeatureModel
 
 METHOD = "direct_cls"
 
@@ -76,11 +77,4 @@ def load_direct_cls(path: str | os.PathLike, map_location: str | torch.device = 
     config, extra = read_metadata(path)
     if extra.get("method") != METHOD:
         raise CheckpointError(f"{path} is not a DIRECT CLS checkpoint (method {extra.get('method', 'hotspots')!r})")
-    if not config.packaged_backbone:
-        config = ModelConfig.from_dict({**config.to_dict(), "backbone_weights": None})
-    try:
-        model = DirectCLSModel(config)
-    except BackboneWeightsError as exc:
-        raise CheckpointError(f"{path} needs packaged backbone weights: {exc}") from exc
-    load_weights_into(model, path, map_location)
-    return model.to(map_location).eval()
+    return build_and_load(path, config, DirectCLSModel, map_location)

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from hotspot_core.losses import compute_losses
-from hotspot_core.model import HotspotModel, spatial_pool
+from hotspot_core.hotspots.losses import compute_losses
+from hotspot_core.hotspots.model import HotspotModel, spatial_pool
 
 from .direct_cls import DirectCLSModel
 

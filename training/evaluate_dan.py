@@ -30,12 +30,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from hotspot_core.dan_checkpoint import load_dan_checkpoint
-from hotspot_core.dual_attention import DualAttentionNetwork
-from hotspot_core.localisation import BOX_THRESHOLD, attention_boxes, average_precision, temporal_localisation
+from hotspot_core.dan.checkpoint import load_dan_checkpoint
+from hotspot_core.dan.model import DualAttentionNetwork
+from hotspot_core.dan.localisation import BOX_THRESHOLD, attention_boxes, average_precision, temporal_localisation
 
-from .dan_data import DanClip, DanFeatureCache, DanWorld, ensure_feature_cache, load_dan_world, sample_frames
-from .train_dan import default_cache
+from .dan_data import (
+    DanClip, DanFeatureCache, DanWorld, default_cache, ensure_feature_cache, load_dan_world, sample_frames,
+)
+from .report import dan_summary, dan_tables
 
 log = logging.getLogger("training.evaluate_dan")
 
@@ -139,7 +141,7 @@ def prior_diagnostics(model: DualAttentionNetwork, cache: DanFeatureCache, clips
     alpha2, beta2 = model.attention_maps(cells, p_a[perm], p_o[perm])
     res["prior_influence_action_att"] = float(0.5 * (alpha - alpha2).abs().sum(-1).mean())
     res["prior_influence_object_att"] = float(0.5 * (beta - beta2).abs().sum(-1).mean())
-    from hotspot_core.dual_attention import attend
+    from hotspot_core.dan.model import attend
 
     act, obj, _ = model.second(attend(cells, alpha2), attend(cells, beta2))
     res["shuffled_prior_action_top1"] = 100 * float((act.argmax(1) == a).float().mean())
@@ -211,75 +213,6 @@ def evaluate_run(paths: Sequence[Path], world: DanWorld, cache_dir: Path | None,
     return row
 
 
-def _fmt(v: Any) -> str:
-    return "-" if v is None else f"{v:.1f}"
-
-
-def markdown(rows: dict[str, dict[str, Any]]) -> str:
-    """Table 1 (recognition) and Table 4 (box AP) plus temporal statistics, as markdown."""
-    lines = ["| method | top-1 (A) | top-5 (A) | top-1 (O) | top-5 (O) | top-1 (2nd O) |", "|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(r.get(k)) for k in (
-            "action_top1", "action_top5", "object_top1", "object_top5", "object2_top1")) + " |")
-    loc = {n: r for n, r in rows.items() if "box_ap" in r}
-    if loc:
-        lines += ["", "| model | AP IoU=0.3 | AP IoU=0.4 | AP IoU=0.5 | box centre in GT box | frames |",
-                  "|---|---|---|---|---|---|"]
-        for name, r in loc.items():
-            ap = r["box_ap"]
-            lines.append(f"| {name} | {_fmt(ap['0.3'])} | {_fmt(ap['0.4'])} | {_fmt(ap['0.5'])} | "
-                         f"{_fmt(r['centre_in_gt_box'])} | {r['box_frames']} |")
-        lines += ["", "| model | clips trimmed (%) | mean trimmed length (frames) | mean clip length (frames) | "
-                  "trimmed frames at/after hand contact (%) |", "|---|---|---|---|---|"]
-        for name, r in loc.items():
-            lines.append(f"| {name} | {_fmt(r['trimmed_clips'])} | {_fmt(r['mean_trimmed_frames'])} | "
-                         f"{_fmt(r['mean_clip_frames'])} | {_fmt(r['trimmed_share_after_contact'])} |")
-    return "\n".join(lines) + "\n"
-
-
-def summarise(rows_per_seed: Sequence[dict[str, dict[str, Any]]]) -> str:
-    """Mean +- std over seeds of every table value, as markdown (Tables 1 and 4, diagnostics)."""
-    names = list(rows_per_seed[0])
-
-    def cell(name: str, get, digits: int = 1) -> str:
-        vals = [get(r[name]) for r in rows_per_seed if name in r]
-        vals = [v for v in vals if v is not None]
-        if not vals:
-            return "-"
-        return f"{np.mean(vals):.{digits}f} ± {np.std(vals):.{digits}f}" if len(vals) > 1 else f"{vals[0]:.{digits}f}"
-
-    n = len(rows_per_seed)
-    lines = [f"Mean ± std over {n} training seed(s).", "",
-             "| method | top-1 (A) | top-5 (A) | top-1 (O) | top-5 (O) | top-1 (2nd O) |", "|---|---|---|---|---|---|"]
-    keys = ("action_top1", "action_top5", "object_top1", "object_top5", "object2_top1")
-    for name in names:
-        lines.append(f"| {name} | " + " | ".join(cell(name, lambda r, k=k: r.get(k)) for k in keys) + " |")
-    loc = [nm for nm in names if "box_ap" in rows_per_seed[0][nm]]
-    if loc:
-        thr = rows_per_seed[0][loc[0]].get("box_threshold", BOX_THRESHOLD)
-        lines += ["", f"Boxes at {100 * thr:.0f}% of the map's maximum.", "",
-                  "| model | AP IoU=0.3 | AP IoU=0.4 | AP IoU=0.5 | box centre in GT box (%) | median box area / GT area |",
-                  "|---|---|---|---|---|---|"]
-        for name in loc:
-            lines.append(f"| {name} | " + " | ".join(cell(name, lambda r, k=k: r["box_ap"][k]) for k in ("0.3", "0.4", "0.5"))
-                         + f" | {cell(name, lambda r: r['centre_in_gt_box'])} | "
-                         + cell(name, lambda r: r.get("median_box_area_ratio"), 2) + " |")
-        lines += ["", "| model | 1st-prediction top-1 (A) | 1st-prediction top-1 (O) | prior influence on action att. (TV) | "
-                  "prior influence on object att. (TV) | top-1 (A) with another clip's priors | top-1 (O) with another "
-                  "clip's priors | clips trimmed (%) | trimmed frames at/after contact (%) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for name in loc:
-            vals = [cell(name, lambda r, k=k: r.get(k)) for k in ("first_action_top1", "first_object_top1")]
-            vals += [cell(name, lambda r, k=k: None if r.get(k) is None else 100 * r[k])
-                     for k in ("prior_influence_action_att", "prior_influence_object_att")]
-            vals += [cell(name, lambda r, k=k: r.get(k)) for k in (
-                "shuffled_prior_action_top1", "shuffled_prior_object_top1", "trimmed_clips", "trimmed_share_after_contact")]
-            lines.append(f"| {name} | " + " | ".join(vals) + " |")
-        lines.append("")
-        lines.append("Prior influence is x100 (percent of attention mass moved by swapping in another clip's priors).")
-    return "\n".join(lines) + "\n"
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.evaluate_dan", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -304,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.summarise:
-        print(summarise([json.loads(p.read_text(encoding="utf-8")) for p in args.summarise]), end="")
+        print(dan_summary([json.loads(p.read_text(encoding="utf-8")) for p in args.summarise]), end="")
         return 0
     if args.world is None or not args.run:
         parser.error("--world and at least one --run are needed (or --summarise)")
@@ -319,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows[name] = evaluate_run([Path(p) for p in paths.split(",")], world, args.cache, args.box_frames,
                                   args.seed, args.split, args.box_threshold)
         log.info("%s: %s", name, {k: v for k, v in rows[name].items() if k != "checkpoints"})
-    text = markdown(rows)
+    text = dan_tables(rows)
     print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

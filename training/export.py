@@ -3,7 +3,7 @@
     python -m training.export model.safetensors -o model.onnx [--top-k K] [--opset 17] [--batch-dynamic]
                               [--precision fp32|fp16|int8 [--calibration crops.npy]]
 
-The file is ``onnx.checker`` clean; ``hotspot_core.backends.onnx_export.read_metadata`` reads it back.
+The file is ``onnx.checker`` clean; ``hotspot_core.backends.onnx_contract.read_metadata`` reads it back.
 Opset 17 is parsed by TensorRT 8.6 to 11 and by onnxruntime.
 """
 from __future__ import annotations
@@ -32,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hotspot_core.backends import BackendError
-    from hotspot_core.backends.onnx_export import export_onnx, read_metadata
-    from hotspot_core.checkpoint import CheckpointError
-    from hotspot_core.model import load_model
+    from hotspot_core.errors import BackendError
+    from hotspot_core.backends.export import export_onnx
+    from hotspot_core.backends.onnx_contract import read_metadata
+    from hotspot_core.errors import CheckpointError
+    from hotspot_core.hotspots.checkpoint import load_model
 
     try:
         model = load_model(args.checkpoint)

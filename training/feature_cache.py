@@ -20,6 +20,12 @@ crop, flip, window length, frame stride, data seed, number of views), dataset na
 of ``annotations.json``. A cache whose fingerprint differs is rebuilt, with a log line naming what
 changed. Under DDP every rank computes its share of the items into the same memory-mapped files, so
 the cache folder must be visible to all ranks (one node, or a shared filesystem).
+
+The folder mechanism is shared with the Dual Attention Network's per-frame cache (``training.dan_data``):
+a key dataclass names everything the features depend on; ``meta.json`` holds its fingerprint, the key
+itself and ``complete`` (written last, so an interrupted build is never read); ``cache_is_current``
+decides hit / rebuild with a log line naming the changed fields; ``begin_build`` / ``finish_build``
+bracket a build and only ever delete a folder that is a cache (has ``meta.json``) or is empty.
 """
 from __future__ import annotations
 
@@ -31,39 +37,121 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from hotspot_core.config import POOLS
-from hotspot_core.model import spatial_pool
+from hotspot_core.hotspots.config import POOLS
+from hotspot_core.hotspots.model import spatial_pool
 
 from .data.clips import ClipDatasetBase
 from .distributed import DistInfo, barrier
 
 log = logging.getLogger("training.feature_cache")
 
-__all__ = ["CacheKey", "CachedClipFeatures", "ensure_feature_cache", "file_sha256"]
+__all__ = [
+    "CacheKey", "CachedClipFeatures", "ensure_feature_cache", "key_fingerprint", "key_diff",
+    "read_meta", "cache_is_current", "begin_build", "finish_build", "META",
+]
 
 CACHE_VERSION = 2  # 2: pooled vectors per pool kind (pooled_l2.npy, pooled_avg.npy, ...)
 AUGMENTATION = "shorter-side resize, one random crop per clip, clip-wide flip p=0.5; inactive: own crop/flip"
 META = "meta.json"
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class DataclassKey(Protocol):
+    """A frozen dataclass of everything a cache's contents depend on (JSON-serialisable fields)."""
+
+    __dataclass_fields__: dict[str, Any]
+
+
+def key_fingerprint(key: DataclassKey) -> str:
+    """Short sha256 of the key's fields (sorted JSON): equal fingerprints, interchangeable caches."""
+    return hashlib.sha256(json.dumps(dataclasses.asdict(key), sort_keys=True).encode()).hexdigest()[:20]
+
+
+def key_diff(key: DataclassKey, other: dict[str, Any]) -> list[str]:
+    """Human-readable ``field: old -> new`` for every field of ``key`` that differs from ``other``."""
+    mine = json.loads(json.dumps(dataclasses.asdict(key)))  # as meta.json holds it (tuples -> lists)
+    out = []
+    for k in sorted(set(mine) | set(other)):
+        old, new = other.get(k), mine.get(k)
+        if old != new:
+            if isinstance(old, str) and len(old) > 16:
+                old = old[:12] + "..."
+            if isinstance(new, str) and len(new) > 16:
+                new = new[:12] + "..."
+            out.append(f"{k}: {old!r} -> {new!r}")
+    return out
+
+
+def read_meta(folder: str | Path) -> dict[str, Any] | None:
+    """The folder's ``meta.json``; None when it is absent or unreadable."""
+    try:
+        return json.loads((Path(folder) / META).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def cache_is_current(folder: str | Path, key: DataclassKey, info: DistInfo | None = None) -> bool:
+    """Whether ``folder`` holds a complete cache of ``key`` (else it must be built), with a log line.
+
+    Under DDP rank 0 decides and tells the others (they must all call this).
+    """
+    folder = Path(folder)
+    decision: list[bool | None] = [None]
+    if info is None or info.is_main:
+        fingerprint = key_fingerprint(key)
+        meta = read_meta(folder) if (folder / META).is_file() else None
+        if meta is not None and meta.get("fingerprint") == fingerprint and meta.get("complete"):
+            log.info("feature cache hit: %s (fingerprint %s)", folder, fingerprint)
+            decision[0] = True
+        elif (folder / META).is_file():
+            changed = key_diff(key, meta["key"]) if meta and meta.get("key") else ["unreadable or incomplete"]
+            if meta and meta.get("key") and not changed:
+                changed = ["incomplete"]
+            log.info("feature cache %s is stale (%s): rebuilding", folder, "; ".join(changed))
+            decision[0] = False
+        else:
+            log.info("feature cache %s: none yet, building (fingerprint %s)", folder, fingerprint)
+            decision[0] = False
+    if info is not None and info.distributed:
+        dist.broadcast_object_list(decision, src=0)
+    return bool(decision[0])
+
+
+def begin_build(folder: str | Path, key: DataclassKey) -> Path:
+    """Empty ``folder`` for a new build of ``key`` and mark it as an incomplete cache.
+
+    Refuses to delete a non-empty folder that is not a cache (no ``meta.json``): a mistyped path must
+    not cost anyone their files.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        if not (folder / META).is_file() and any(folder.iterdir()):
+            raise FileExistsError(f"{folder} is not empty and is not a feature cache (no {META}): not deleting it")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    _write_meta(folder, key, complete=False)
+    return folder
+
+
+def finish_build(folder: str | Path, key: DataclassKey, **extra: Any) -> None:
+    """Mark ``folder`` as a complete cache of ``key``; ``extra`` goes into ``meta.json`` too."""
+    _write_meta(Path(folder), key, complete=True, **extra)
+
+
+def _write_meta(folder: Path, key: DataclassKey, complete: bool, **extra: Any) -> None:
+    meta = {"fingerprint": key_fingerprint(key), "key": dataclasses.asdict(key), "complete": complete, **extra}
+    (folder / META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)
 class CacheKey:
-    """Everything the cached features depend on."""
+    """Everything the cached clip features of ``train.py`` depend on."""
 
     backbone: str
     backbone_sha256: str
@@ -81,21 +169,11 @@ class CacheKey:
     version: int = CACHE_VERSION
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:20]
+        return key_fingerprint(self)
 
     def diff(self, other: dict[str, Any]) -> list[str]:
         """Human-readable ``field: old -> new`` for every field that differs from ``other``."""
-        mine = dataclasses.asdict(self)
-        out = []
-        for k in sorted(set(mine) | set(other)):
-            old, new = other.get(k), mine.get(k)
-            if old != new:
-                if isinstance(old, str) and len(old) > 16:
-                    old = old[:12] + "..."
-                if isinstance(new, str) and len(new) > 16:
-                    new = new[:12] + "..."
-                out.append(f"{k}: {old!r} -> {new!r}")
-        return out
+        return key_diff(self, other)
 
 
 class CachedClipFeatures(Dataset):
@@ -142,31 +220,6 @@ class CachedClipFeatures(Dataset):
         return item
 
 
-def _decide(folder: Path, key: CacheKey, info: DistInfo) -> bool:
-    """Rank 0 decides whether to (re)build and tells the others; returns True to build."""
-    decision = [None]
-    if info.is_main:
-        meta_path = folder / META
-        if meta_path.is_file():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                meta = {}
-            if meta.get("fingerprint") == key.fingerprint() and meta.get("complete"):
-                log.info("feature cache hit: %s (fingerprint %s)", folder, key.fingerprint())
-                decision[0] = False
-            else:
-                changed = key.diff(meta.get("key", {})) if meta.get("key") else ["unreadable or incomplete"]
-                log.info("feature cache %s is stale (%s): rebuilding", folder, "; ".join(changed))
-                decision[0] = True
-        else:
-            log.info("feature cache %s: none yet, building (fingerprint %s)", folder, key.fingerprint())
-            decision[0] = True
-    if info.distributed:
-        dist.broadcast_object_list(decision, src=0)
-    return bool(decision[0])
-
-
 def ensure_feature_cache(
     folder: str | Path,
     key: CacheKey,
@@ -185,7 +238,7 @@ def ensure_feature_cache(
     pool: the pooled vectors the returned dataset serves (every kind is cached).
     """
     folder = Path(folder)
-    if _decide(folder, key, info):
+    if not cache_is_current(folder, key, info):
         _build(folder, key, dataset, features, info, batch_size, num_workers, progress)
     barrier()
     return CachedClipFeatures(folder, pool)
@@ -200,9 +253,7 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
         shape = tuple(features(probe["inactive"][None].to(info.device)).shape[1:])
     c = shape[0]
     if info.is_main:
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        begin_build(folder, key)
         fmt = np.lib.format
         for kind in POOLS:
             fmt.open_memmap(folder / f"pooled_{kind}.npy", "w+", np.float32, (n, views, t_max, c)).flush()
@@ -259,9 +310,7 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
             total += np.load(part)
             part.unlink()
         np.save(folder / "lengths.npy", total)
-        meta = {"fingerprint": key.fingerprint(), "key": dataclasses.asdict(key), "complete": True,
-                "items": n, "feature_shape": list(shape), "build_seconds": round(time.perf_counter() - t0, 2)}
-        (folder / META).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        finish_build(folder, key, items=n, feature_shape=list(shape), build_seconds=round(time.perf_counter() - t0, 2))
         log.info("feature cache %s built: %d clips x %d views, features %s, %.1f s", folder, n, views,
                  list(shape), time.perf_counter() - t0)
 

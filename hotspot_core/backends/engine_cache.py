@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
-from .base import BackendError, log
+from hotspot_core.errors import BackendError
+from hotspot_core.backends.base import log
+
+__all__ = ["CacheResult", "EngineCache", "EngineKey", "T"]
 
 T = TypeVar("T")
 

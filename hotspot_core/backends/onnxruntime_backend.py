@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
-from .onnx_export import onnx_for_backend
+from hotspot_core.errors import BackendError
+from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
+from hotspot_core.backends.onnx_files import onnx_for_backend
 
 if TYPE_CHECKING:
-    from ..model import HotspotModel
+    from hotspot_core.hotspots.model import HotspotModel
+
+__all__ = ["OnnxRuntimeBackend", "choose_providers"]
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
                "all": "ORT_ENABLE_ALL"}

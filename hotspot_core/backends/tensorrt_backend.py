@@ -2,7 +2,7 @@
 
 TensorRT is imported only here, and only when this backend is used. The network is built strongly
 typed where TensorRT has that mode (10.x flag; always on in 11), so the precision is the one written
-into the ONNX (``onnx_export``: fp32, fp16 Convs, or int8 Q/DQ Convs); on TensorRT 8 the matching
+into the ONNX (``export``: fp32, fp16 Convs, or int8 Q/DQ Convs); on TensorRT 8 the matching
 builder flag is set instead. The batch dimension is dynamic: one profile from 1 to ``max_batch``
 crops, with ``opt_batch`` as the size the kernels are tuned for.
 """
@@ -17,12 +17,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
-from .engine_cache import EngineCache, EngineKey
-from .onnx_export import INPUT_NAME, OUTPUT_NAMES, file_sha256, onnx_for_backend
+from hotspot_core.errors import BackendError
+from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
+from hotspot_core.backends.engine_cache import EngineCache, EngineKey
+from hotspot_core.backends.onnx_contract import INPUT_NAME, OUTPUT_NAMES
+from hotspot_core.backends.onnx_files import onnx_for_backend
+from hotspot_core.weights import file_sha256
 
 if TYPE_CHECKING:
-    from ..model import HotspotModel
+    from hotspot_core.hotspots.model import HotspotModel
+
+__all__ = [
+    "TENSORRT_HINT", "TensorRTBackend", "build_serialized_engine", "engine_key", "import_tensorrt",
+    "layer_precisions", "load_or_build_engine",
+]
 
 TENSORRT_HINT = "pip install tensorrt-cu12 (or tensorrt-cu13, matching the CUDA of your driver)"
 

@@ -6,11 +6,14 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from ..analytic import HotspotGraph
-from .base import BackendError, BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
+from hotspot_core.hotspots.analytic import HotspotGraph
+from hotspot_core.errors import BackendError
+from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
 
 if TYPE_CHECKING:
-    from ..model import HotspotModel
+    from hotspot_core.hotspots.model import HotspotModel
+
+__all__ = ["TorchBackend"]
 
 
 class TorchBackend(InferenceBackend):

@@ -6,6 +6,9 @@
 * ``ClipDatasetBase``: frames -> (T,3,S,S) zero-padded window + true length; missing frames are
   dropped from each clip at construction and counted (``missing_frames``, ``clamped_clips``), entries
   whose frame folder is missing (or that keep no frame) are dropped and counted (``dropped_entries``).
+  It also owns the arguments every clip dataset takes (``ClipOptions``: split, train, window and crop
+  sizes, frame stride, seed, layout overrides) and ``from_config``, so ``OPRAClips`` / ``EPICClips``
+  only add their own folder and what their entries mean.
 """
 from __future__ import annotations
 
@@ -15,29 +18,22 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Self, Sequence, TypedDict
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from .config import ANNOTATIONS_FILE, DEFAULT_SAMPLE_RATE, FRAMES_DIR, DatasetConfig, resolve_path
 from .transforms import ClipTransform, ImageTransform, pad_clip
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "select_window", "FrameIndex", "ClipItem", "FrameCheckReport", "ClipDatasetBase", "load_rgb",
+    "select_window", "FrameIndex", "ClipItem", "FrameCheckReport", "ClipOptions", "ClipDatasetBase", "load_rgb",
     "check_clip_frames", "resolve_path",
 ]
-
-
-def resolve_path(root: Path, override: str | Path | None, default: str) -> Path:
-    """``root/default`` if no override, else the override (relative ones are taken under ``root``)."""
-    if override is None:
-        return root / default
-    p = Path(override)
-    return p if p.is_absolute() else root / p
 
 
 def select_window(
@@ -141,30 +137,83 @@ def load_annotations(path: Path, key: str) -> dict[str, Any]:
     return annots
 
 
+class ClipOptions(TypedDict, total=False):
+    """The arguments every clip dataset takes besides ``root`` (see ``ClipDatasetBase``)."""
+
+    split: str
+    train: bool | None
+    max_len: int
+    resize: int
+    crop: int
+    sample_rate: int | None
+    seed: int
+    annotations: str | Path | None
+    frames_dir: str | Path | None
+
+
 class ClipDatasetBase(Dataset):
-    """Base class: subclasses fill ``self.items`` and implement ``_inactive(index, item, rng)``."""
+    """Base class of the clip datasets: it takes the arguments they share (``ClipOptions``), opens the
+    annotations, finds the frames and checks the result; subclasses (one per ``dataset_name``) implement
+    ``_add_items(annots, entries, index)`` (fill ``self.items``) and ``_inactive(index, item, rng)``."""
 
     name = "clips"
+    dataset_name = ""  # the DatasetConfig name it reads: 'opra' or 'epic'
 
     def __init__(
         self,
-        train: bool = True,
+        root: str | Path,
+        split: str = "train",
+        train: bool | None = None,
         max_len: int = 8,
         resize: int = 256,
         crop: int = 224,
+        sample_rate: int | None = None,
         seed: int = 0,
+        annotations: str | Path | None = None,
+        frames_dir: str | Path | None = None,
     ) -> None:
-        self.train = bool(train)
+        """``split``: 'train' or 'test' (the json's ``<split>_clips``); ``train`` (default: split ==
+        'train') picks random windows/crops/flips versus centred ones; ``sample_rate`` (default: the
+        dataset's, ``DEFAULT_SAMPLE_RATE``) is the frame stride; ``annotations`` / ``frames_dir`` override
+        the standard layout (relative ones under ``root``)."""
+        self.train = bool(split == "train" if train is None else train)
         self.max_len = int(max_len)
         self.crop = int(crop)
         if int(seed) < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         self.seed = int(seed)
+        self.sample_rate = DEFAULT_SAMPLE_RATE[self.dataset_name] if sample_rate is None else int(sample_rate)
         self.epoch = 0
         self.clip_transform = ClipTransform(self.train, resize, crop)
         self.image_transform = ImageTransform(self.train, resize, crop)
         self.items: list[ClipItem] = []
         self.report = FrameCheckReport()
+        self.root = Path(root)
+        self.annotations_path = resolve_path(self.root, annotations, ANNOTATIONS_FILE)
+        annots = load_annotations(self.annotations_path, f"{split}_clips")
+        self.verbs: list[str] = list(annots["verbs"])
+        self.frames_root = resolve_path(self.root, frames_dir, FRAMES_DIR[self.dataset_name])
+        self._add_items(annots, annots[f"{split}_clips"], FrameIndex())
+        self._finish_check()
+
+    @classmethod
+    def from_config(cls, cfg: DatasetConfig, split: str = "train", train: bool | None = None) -> Self:
+        """Build from a ``DatasetConfig`` whose name is this class's ``dataset_name``."""
+        if cfg.name != cls.dataset_name:
+            raise ValueError(f"{cls.__name__} needs an {cls.dataset_name!r} config, got {cfg.name!r}")
+        cfg.check_paths()
+        return cls(cfg.root, split=split, train=train, max_len=cfg.max_len, resize=cfg.resize, crop=cfg.crop,
+                   sample_rate=cfg.sample_rate, seed=cfg.seed, annotations=cfg.annotations_path,
+                   frames_dir=cfg.frames_path, **cls.layout_options(cfg))
+
+    @classmethod
+    def layout_options(cls, cfg: DatasetConfig) -> dict[str, Any]:
+        """The subclass's own constructor arguments taken from ``cfg`` (its extra folders)."""
+        return {}
+
+    def _add_items(self, annots: dict[str, Any], entries: list[dict[str, Any]], index: FrameIndex) -> None:
+        """Append a ``ClipItem`` per usable entry of the split (``check_clip_frames`` counts the rest)."""
+        raise NotImplementedError
 
     # Counters (also in self.report) ---------------------------------------------------------------
     @property
@@ -186,20 +235,11 @@ class ClipDatasetBase(Dataset):
             "clamped_clips": self.clamped_clips, "missing_frames": self.missing_frames,
         }
 
-    def _open_annotations(self, root: str | Path, annotations: str | Path | None,
-                          split: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Set ``root``, ``annotations_path`` and ``verbs``; return the json and its ``<split>_clips`` list."""
-        self.root = Path(root)
-        self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
-        annots = load_annotations(self.annotations_path, f"{split}_clips")
-        self.verbs: list[str] = list(annots["verbs"])
-        return annots, annots[f"{split}_clips"]
-
     def _finish_check(self) -> None:
         """Log one summary line, and warn once if anything was dropped or clamped."""
         msg = self.report.summary(self.name, len(self.items))
         if self.report.dropped_entries or self.report.missing_frames:
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)  # -> the subclass's caller
         log.info(msg)
         if not self.items:
             raise RuntimeError(f"{self.name}: no usable clips ({msg})")

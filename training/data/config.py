@@ -24,13 +24,30 @@ from typing import Any, Mapping
 
 import yaml
 
-from hotspot_core.config import ConfigError, check_config_mapping
+from hotspot_core.errors import ConfigError
+from hotspot_core.config import check_config_mapping
 
-__all__ = ["ConfigError", "DatasetConfig", "add_dataset_args", "dataset_config_from_args"]
+__all__ = [
+    "ConfigError", "DatasetConfig", "add_dataset_args", "dataset_config_from_args", "resolve_path", "DATASET_NAMES",
+    "DEFAULT_SAMPLE_RATE", "ANNOTATIONS_FILE", "IMAGES_DIR", "FRAMES_DIR", "DETECTION_DIR",
+]
 
 DATASET_NAMES = ("opra", "epic")
 # Frame sub-sampling per dataset (spec 4.1/4.2): OPRA frames are already 5 fps, EPIC takes every 10th.
 DEFAULT_SAMPLE_RATE = {"opra": 1, "epic": 10}
+# The standard layout under a dataset root (training/data/opra.py, epic.py document the trees).
+ANNOTATIONS_FILE = "annotations.json"
+IMAGES_DIR = "images"  # OPRA catalogue images; EPIC's cropped test images
+FRAMES_DIR = {"opra": "frames", "epic": "frames_rgb_flow/rgb/train"}
+DETECTION_DIR = "object_detection_images/train"  # EPIC object-detection frames (inactive boxes)
+
+
+def resolve_path(root: Path, override: str | Path | None, default: str) -> Path:
+    """``root/default`` if no override, else the override (relative ones are taken under ``root``)."""
+    if override is None:
+        return root / default
+    p = Path(override)
+    return p if p.is_absolute() else root / p
 
 
 @dataclass(frozen=True)
@@ -93,30 +110,24 @@ class DatasetConfig:
         object.__setattr__(self, "k_ratio", float(self.k_ratio))
 
     # Resolved paths -------------------------------------------------------------------------------
-    def _under_root(self, override: Path | None, default: str) -> Path:
-        if override is None:
-            return self.root / default
-        return override if override.is_absolute() else self.root / override
-
     @property
     def annotations_path(self) -> Path:
-        return self._under_root(self.annotations, "annotations.json")
+        return resolve_path(self.root, self.annotations, ANNOTATIONS_FILE)
 
     @property
     def frames_path(self) -> Path:
         """OPRA: ``<root>/frames``; EPIC: ``<root>/frames_rgb_flow/rgb/train``."""
-        default = "frames" if self.name == "opra" else "frames_rgb_flow/rgb/train"
-        return self._under_root(self.frames_dir, default)
+        return resolve_path(self.root, self.frames_dir, FRAMES_DIR[self.name])
 
     @property
     def images_path(self) -> Path:
         """Catalogue (OPRA) / cropped test (EPIC) images: ``<root>/images``."""
-        return self._under_root(self.images_dir, "images")
+        return resolve_path(self.root, self.images_dir, IMAGES_DIR)
 
     @property
     def detection_images_path(self) -> Path:
         """EPIC object-detection frames: ``<root>/object_detection_images/train``."""
-        return self.root / "object_detection_images" / "train"
+        return self.root / DETECTION_DIR
 
     def check_paths(self) -> None:
         """Raise ``ConfigError`` naming the missing path if the root or annotations file is absent."""

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any, Unpack
+
 import numpy as np
 import torch
 
-from .clips import ClipDatasetBase, ClipItem, FrameIndex, check_clip_frames, load_rgb, resolve_path
-from .config import DatasetConfig
+from .clips import ClipDatasetBase, ClipItem, ClipOptions, FrameIndex, check_clip_frames, load_rgb
+from .config import DETECTION_DIR, DatasetConfig, resolve_path
 from .transforms import CropPerturb
 
 __all__ = ["EPICClips", "epic_frame_name", "epic_detection_name", "participant"]
@@ -49,37 +51,30 @@ class EPICClips(ClipDatasetBase):
     """EPIC-55 clips with inactive object crops of the same (positive) and a random (negative) noun."""
 
     name = "EPICClips"
+    dataset_name = "epic"
 
-    def __init__(
-        self,
-        root: str | Path,
-        split: str = "train",
-        train: bool | None = None,
-        max_len: int = 8,
-        resize: int = 256,
-        crop: int = 224,
-        sample_rate: int = 10,
-        seed: int = 0,
-        annotations: str | Path | None = None,
-        frames_dir: str | Path | None = None,
-        detection_dir: str | Path | None = None,
-    ) -> None:
-        """``split``: 'train' or 'test' (the json's ``<split>_clips``); ``train`` (default: split ==
-        'train') picks random windows/crops/flips versus centred ones."""
-        super().__init__(split == "train" if train is None else train, max_len, resize, crop, seed)
-        annots, clips = self._open_annotations(root, annotations, split)
-        self.frames_root = resolve_path(self.root, frames_dir, "frames_rgb_flow/rgb/train")
-        self.detection_root = resolve_path(self.root, detection_dir, "object_detection_images/train")
+    def __init__(self, root: str | Path, *, detection_dir: str | Path | None = None,
+                 **options: Unpack[ClipOptions]) -> None:
+        """``options``: the arguments every clip dataset takes (``ClipDatasetBase``); ``detection_dir``
+        overrides ``<root>/object_detection_images/train`` (the inactive images' frames)."""
+        self._detection_dir = detection_dir
+        super().__init__(root, **options)
+
+    @classmethod
+    def layout_options(cls, cfg: DatasetConfig) -> dict[str, Any]:
+        return {"detection_dir": cfg.detection_images_path}
+
+    def _add_items(self, annots: dict[str, Any], entries: list[dict[str, Any]], index: FrameIndex) -> None:
+        self.detection_root = resolve_path(self.root, self._detection_dir, DETECTION_DIR)
         self.crop_perturb = CropPerturb()
         self.nouns: list[str] = list(annots["nouns"])
 
-        index = FrameIndex()
         # Inactive boxes whose object-detection frame exists, per noun name.
         self.inactive: dict[str, list[tuple[str, list[float]]]] = {}
         self.missing_inactive = 0
-        for noun, entries in annots.get("inactive_images", {}).items():
+        for noun, boxes in annots.get("inactive_images", {}).items():
             kept = []
-            for e in entries:
+            for e in boxes:
                 folder = self.detection_root / participant(e["v_id"]) / e["v_id"]
                 name = epic_detection_name(int(e["f_id"]))
                 names = index.names(folder)
@@ -92,11 +87,11 @@ class EPICClips(ClipDatasetBase):
         self._noun_keys = sorted(self.inactive)
 
         self.dropped_no_inactive = 0
-        for entry in clips:
+        for entry in entries:
             v_id = str(entry["v_id"])
             noun = self.nouns[int(entry["noun"])]
             start, stop = int(entry["start"]), int(entry["stop"])
-            names = [epic_frame_name(i) for i in range(start, stop + 1, sample_rate)]
+            names = [epic_frame_name(i) for i in range(start, stop + 1, self.sample_rate)]
             frames = check_clip_frames(index, self.frames_root / participant(v_id) / v_id, names,
                                        self.report)
             if frames is None:
@@ -110,21 +105,8 @@ class EPICClips(ClipDatasetBase):
             warnings.warn(
                 f"{self.name}: {self.missing_inactive} inactive boxes skipped (detection frame missing); "
                 f"{self.dropped_no_inactive} clips dropped (no inactive image of their noun)",
-                RuntimeWarning, stacklevel=2,
+                RuntimeWarning, stacklevel=4,  # -> the caller of EPICClips(...)
             )
-        self._finish_check()
-
-    @classmethod
-    def from_config(cls, cfg: DatasetConfig, split: str = "train", train: bool | None = None) -> "EPICClips":
-        """Build from a ``DatasetConfig`` (its name must be 'epic')."""
-        if cfg.name != "epic":
-            raise ValueError(f"EPICClips needs an 'epic' config, got {cfg.name!r}")
-        cfg.check_paths()
-        return cls(
-            cfg.root, split=split, train=train, max_len=cfg.max_len, resize=cfg.resize, crop=cfg.crop,
-            sample_rate=cfg.sample_rate or 10, seed=cfg.seed, annotations=cfg.annotations_path,
-            frames_dir=cfg.frames_path, detection_dir=cfg.detection_images_path,
-        )
 
     def _crop(self, entry: tuple[str, list[float]], rng: np.random.Generator) -> torch.Tensor:
         path, box = entry

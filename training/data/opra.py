@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Unpack
 
 import numpy as np
 import torch
 
-from .clips import ClipDatasetBase, ClipItem, FrameIndex, check_clip_frames, load_rgb, resolve_path
-from .config import DatasetConfig
+from .clips import ClipDatasetBase, ClipItem, ClipOptions, FrameIndex, check_clip_frames, load_rgb
+from .config import IMAGES_DIR, DatasetConfig, resolve_path
 
 __all__ = ["OPRAClips", "opra_clip_dir", "opra_frame_name"]
 
@@ -49,34 +49,27 @@ class OPRAClips(ClipDatasetBase):
     """OPRA training/validation clips with their catalogue (inactive) images."""
 
     name = "OPRAClips"
+    dataset_name = "opra"
 
-    def __init__(
-        self,
-        root: str | Path,
-        split: str = "train",
-        train: bool | None = None,
-        max_len: int = 8,
-        resize: int = 256,
-        crop: int = 224,
-        sample_rate: int = 1,
-        seed: int = 0,
-        annotations: str | Path | None = None,
-        frames_dir: str | Path | None = None,
-        images_dir: str | Path | None = None,
-    ) -> None:
-        """``split``: 'train' or 'test' (the json's ``<split>_clips``); ``train`` (default: split ==
-        'train') picks random windows/crops/flips versus centred ones."""
-        super().__init__(split == "train" if train is None else train, max_len, resize, crop, seed)
-        annots, clips = self._open_annotations(root, annotations, split)
-        self.frames_root = resolve_path(self.root, frames_dir, "frames")
-        self.images_root = resolve_path(self.root, images_dir, "images")
+    def __init__(self, root: str | Path, *, images_dir: str | Path | None = None,
+                 **options: Unpack[ClipOptions]) -> None:
+        """``options``: the arguments every clip dataset takes (``ClipDatasetBase``); ``images_dir``
+        overrides ``<root>/images`` (the catalogue images)."""
+        self._images_dir = images_dir
+        super().__init__(root, **options)
+        self._setup_negatives()
+
+    @classmethod
+    def layout_options(cls, cfg: DatasetConfig) -> dict[str, Any]:
+        return {"images_dir": cfg.images_path}
+
+    def _add_items(self, annots: dict[str, Any], entries: list[dict[str, Any]], index: FrameIndex) -> None:
+        self.images_root = resolve_path(self.root, self._images_dir, IMAGES_DIR)
         self.nouns: list[str] = list(annots.get("nouns", []))
-
-        index = FrameIndex()
         self.missing_images = 0  # clips dropped because their catalogue image is missing
-        for entry in clips:
+        for entry in entries:
             rel = opra_clip_dir(entry["clip"])
-            names = [opra_frame_name(i) for i in range(1, int(entry["nframes"]) + 1, sample_rate)]
+            names = [opra_frame_name(i) for i in range(1, int(entry["nframes"]) + 1, self.sample_rate)]
             frames = check_clip_frames(index, self.frames_root / rel, names, self.report)
             if frames is None:
                 continue
@@ -89,21 +82,7 @@ class OPRAClips(ClipDatasetBase):
             self.items.append(ClipItem(frames, int(entry["verb"]), rel, {"image": image}))
         if self.missing_images:
             warnings.warn(f"{self.name}: {self.missing_images} clips dropped (catalogue image missing)",
-                          RuntimeWarning, stacklevel=2)
-        self._finish_check()
-        self._setup_negatives()
-
-    @classmethod
-    def from_config(cls, cfg: DatasetConfig, split: str = "train", train: bool | None = None) -> "OPRAClips":
-        """Build from a ``DatasetConfig`` (its name must be 'opra')."""
-        if cfg.name != "opra":
-            raise ValueError(f"OPRAClips needs an 'opra' config, got {cfg.name!r}")
-        cfg.check_paths()
-        return cls(
-            cfg.root, split=split, train=train, max_len=cfg.max_len, resize=cfg.resize, crop=cfg.crop,
-            sample_rate=cfg.sample_rate or 1, seed=cfg.seed, annotations=cfg.annotations_path,
-            frames_dir=cfg.frames_path, images_dir=cfg.images_path,
-        )
+                          RuntimeWarning, stacklevel=4)  # -> the caller of OPRAClips(...)
 
     def counters(self) -> dict[str, int]:
         """Data-quality counters, including clips dropped for a missing catalogue image."""

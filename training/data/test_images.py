@@ -19,10 +19,10 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import Dataset
 
-from hotspot_core.ground_truth import gt_for_scoring, gt_heatmap_from_points
+from hotspot_core.eval.ground_truth import gt_for_scoring, gt_heatmap_from_points
 
-from .clips import load_annotations, load_rgb, resolve_path
-from .config import DatasetConfig
+from .clips import load_annotations, load_rgb
+from .config import ANNOTATIONS_FILE, IMAGES_DIR, DatasetConfig, resolve_path
 from .transforms import EvalTransform
 
 __all__ = ["HotspotTestImages", "collate_test_images", "image_key"]
@@ -58,8 +58,8 @@ class HotspotTestImages(Dataset):
         self.size = int(size)
         self.k_ratio = float(k_ratio)
         self.transform = EvalTransform(self.size)
-        self.annotations_path = resolve_path(self.root, annotations, "annotations.json")
-        self.images_root = resolve_path(self.root, images_dir, "images")
+        self.annotations_path = resolve_path(self.root, annotations, ANNOTATIONS_FILE)
+        self.images_root = resolve_path(self.root, images_dir, IMAGES_DIR)
         annots = load_annotations(self.annotations_path, f"{split}_images")
         self.verbs: list[str] = list(annots["verbs"])
         self.entries: list[dict[str, Any]] = list(annots[f"{split}_images"])

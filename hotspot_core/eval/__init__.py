@@ -1,0 +1,1 @@
+"""Offline evaluation: ground-truth heatmaps and the reference metrics (KLD, SIM, AUC-Judd, NSS)."""
