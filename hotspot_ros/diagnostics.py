@@ -9,7 +9,7 @@ OK     otherwise. The message says why. Plain functions over dicts, so the rules
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 

@@ -8,7 +8,8 @@ logged. ``sensor_data`` (best effort) and ``reliable`` are fixed profiles, creat
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 

@@ -23,11 +23,13 @@ from interaction_hotspots.msg import HotspotArray, HotspotStats
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
 from hotspot_core.image.overlay_grid import contact_sheet
 
+from . import stop_signals
 from .image_codec import image_to_rgb
 from .mcap_writer import McapRecorder
 
@@ -142,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                              "a launcher can start the camera only then (a volatile message published before the "
                              "node's writers have matched this recorder would be lost)")
     args, ros_args = parser.parse_known_args(argv)
-    rclpy.init(args=ros_args or None)
+    stop_signals.install()  # Ctrl-C (sent twice under ros2 launch) ends it cleanly
+    rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Recorder(args.output, overlays=not args.no_overlays)
     deadline = time.monotonic() + args.timeout
     interrupted = False
@@ -166,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             if node.last_message is not None and time.monotonic() - node.last_message > args.idle:
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
-        interrupted = True  # Ctrl-C (rclpy's SIGINT handler shuts the context down): write what was recorded
+        interrupted = True  # Ctrl-C or SIGTERM (or another shutdown of the context): write what was recorded
     finally:
+        stop_signals.ignore()
         node.bag.close()
         summary = node.summary()
         try:

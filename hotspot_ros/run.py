@@ -12,22 +12,12 @@ the Python interpreter's own start-up (the first fraction of a second) still get
 """
 from __future__ import annotations
 
-import signal
 import sys
 
-
-_stop_requested = False  # set by the first SIGINT/SIGTERM
-
-
-def _interrupt(signum, frame) -> None:
-    global _stop_requested
-    _stop_requested = True
-    raise KeyboardInterrupt
-
+from hotspot_ros import stop_signals
 
 if __name__ == "__main__":  # `python -m hotspot_ros.run`, the installed hotspot_node: before any import
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_signals.install()
 
 from pathlib import Path  # noqa: E402
 
@@ -87,11 +77,8 @@ def parse_args(argv: list[str]) -> tuple:
 
 def run_node(node_class: type | None = None, argv: list[str] | None = None) -> int:
     """Console entry point: the same node and YAML file as the launch file, for set-ups without launch."""
-    # Signals become KeyboardInterrupt in the main thread, whatever it is doing. rclpy's own handlers
-    # would instead shut the context down under our feet (an import or a transition then fails with
-    # a traceback, and spin() could hang); we spin in short slices so the interrupt is seen promptly.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # Signals become KeyboardInterrupt in the main thread, whatever it is doing (see stop_signals).
+    stop_signals.install()
     node = executor = None
     code = EXIT_OK
     try:
@@ -120,11 +107,10 @@ def run_node(node_class: type | None = None, argv: list[str] | None = None) -> i
     except Exception:
         # An interrupt inside an import or a C extension's initialisation can surface as another error
         # (an ImportError "initialization failed"): still a requested stop, not a failure.
-        if not _stop_requested:
+        if not stop_signals.stop_requested():
             raise
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_signals.ignore()  # a Ctrl-C must not interrupt the clean-up
         _close(node, executor)
     return code
 

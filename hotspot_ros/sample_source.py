@@ -16,11 +16,14 @@ import cv2
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from . import stop_signals
 from .image_codec import rgb_to_image_fields
+
 
 def _default_samples() -> Path:
     """samples/demo in the checkout, else in the installed share folder (colcon)."""
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-subscribers", type=float, default=120.0, help="seconds to wait for the node")
     args, ros_args = parser.parse_known_args(argv)
     frames = load_samples(args.samples)
-    rclpy.init(args=ros_args or None)
+    stop_signals.install()  # Ctrl-C (sent twice under ros2 launch) ends it cleanly
+    rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("sample_source")
     qos = qos_profile_sensor_data if args.qos == "sensor_data" else QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     image_pub = node.create_publisher(Image, "image", qos)
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # Ctrl-C: a requested stop, not an error
     finally:
+        stop_signals.ignore()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
