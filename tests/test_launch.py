@@ -153,7 +153,13 @@ def test_demo_launch_under_ros2_launch(overlay, tmp_path):
     assert not problem_lines(cli.lines), "\n".join(problem_lines(cli.lines))
     summary = json.loads((out / "summary.json").read_text())
     frames = len(json.loads((ROOT / "samples" / "demo" / "detections.json").read_text())["frames"])
-    assert summary["hotspot_messages"] == frames, summary
+    node = summary["node"]
+    # Reliable input, shipped QoS: every frame arrives. Each one is published or counted by reason: a frame
+    # replaced while the model was busy (a slow first inference on a loaded 2-core machine) is by design.
+    assert node["frames_received"] == frames, summary
+    assert summary["hotspot_messages"] == node["frames_processed"], summary
+    assert node["frames_processed"] + node["frames_dropped_busy"] + node["frames_dropped_stale"] == frames, summary
+    assert node["frames_processed"] >= frames - 2, summary
 
 
 @pytest.mark.parametrize("launch_file,when", [("hotspots.launch.py", "starting"), ("hotspots.launch.py", "active"),
