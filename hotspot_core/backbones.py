@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 from torchvision.models import resnet18, resnet50
 
 from hotspot_core.errors import BackboneWeightsError
-from hotspot_core.weights import state_dict_problems, state_sha256
+from hotspot_core.weights import state_dict_problems
 
 __all__ = [
     "BACKBONES", "BackboneSpec", "BackboneWeights", "EFFNET_LITE0_PIP", "FrozenBackbone",
@@ -94,7 +94,7 @@ class FrozenTrunk(nn.Module):
             p.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "FrozenTrunk":
+    def train(self, mode: bool = True) -> FrozenTrunk:
         # BatchNorm must keep ImageNet running statistics even while the head trains (spec 1.1).
         return super().train(False)
 

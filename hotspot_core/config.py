@@ -7,7 +7,8 @@ the image-input validation and the ImageNet normalisation constants.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from hotspot_core.backbones import BACKBONES
 from hotspot_core.errors import ConfigError

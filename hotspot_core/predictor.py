@@ -5,15 +5,16 @@ The ROS node, the CLI and bag replay all use ``HotspotPredictor``; nothing here 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from hotspot_core.backends import BackendOptions, InferenceBackend, create_backend
-from hotspot_core.image.boxes import Roi
 from hotspot_core.hotspots.model import HotspotModel
+from hotspot_core.image.boxes import Roi
 from hotspot_core.image.postprocess import normalise_maps, peaks_in_image
 from hotspot_core.image.preprocess import crop_resize, to_input_batch
 

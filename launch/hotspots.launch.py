@@ -22,10 +22,11 @@ starts the same node with the same YAML file.
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
+
+from launch import LaunchContext, LaunchDescription
 
 TOPICS = {
     "image": "Colour image topic (sensor_msgs/Image)",

@@ -39,13 +39,13 @@ def main() -> None:
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
     import rclpy
+    from interaction_hotspots.msg import HotspotArray, HotspotStats
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import Image
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     from hotspot_core.demo_model import demo_model_path
-    from interaction_hotspots.msg import HotspotArray, HotspotStats
 
     model = args.model or demo_model_path()
     cmd = [sys.executable, "-m", "hotspot_ros.run", "--ros-args", "-p", f"model_path:={model}", "-p",

@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core.eval.part_metrics import WHOLE_BODY_PARTS  # noqa: E402
-from training.synthetic import CATEGORIES  # noqa: E402
-from training.synthetic import render  # noqa: E402
+from training.synthetic import CATEGORIES, render  # noqa: E402
 from training.synthetic.draw import PartState, make_instance  # noqa: E402
 
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +37,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from hotspot_core.eval.part_metrics import part_metrics  # noqa: E402
+from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from training.data.clips import load_rgb  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.transforms import EvalTransform  # noqa: E402

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = "interaction_hotspots"
@@ -112,10 +113,11 @@ def run_launch_service(launch_file: Path, arguments: dict[str, str], checks: Cal
     """Start ``launch_file`` with a LaunchService in this (main) thread, run ``checks`` in a worker thread
     while it runs, then shut the launch down as Ctrl-C does; return the checks' result and the output.
     """
-    from launch import LaunchDescription, LaunchService
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessExit, OnProcessIO
     from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    from launch import LaunchDescription, LaunchService
 
     record = LaunchRecord()
 

@@ -11,11 +11,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import rclpy
+from interaction_hotspots.msg import HotspotArray, HotspotStats
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter as ParameterMsg
@@ -25,8 +26,6 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
-
-from interaction_hotspots.msg import HotspotArray, HotspotStats
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 90.0  # importing torch and loading the model on a loaded 2-core machine

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from hotspot_core.backends import BACKEND_NAMES, BackendOptions, backend_class, create_backend
-from hotspot_core.errors import BackendError
 from hotspot_core.backends.engine_cache import EngineCache, EngineKey
 from hotspot_core.backends.onnx_contract import check_matches_model, read_metadata
+from hotspot_core.errors import BackendError
 from hotspot_core.hotspots.model import build_model
 
 ACTIONS = ["hold", "rotate", "push", "pull", "cut"]

@@ -11,10 +11,10 @@ from safetensors.torch import save_file
 from torchvision.models import resnet50
 
 from hotspot_core.errors import CheckpointError
-from hotspot_core.hotspots.checkpoint import read_metadata, save_checkpoint
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 from hotspot_core.hotspots.model import anticipation_module, build_model
-from hotspot_core.hotspots.checkpoint import load_model
-from hotspot_core.hotspots.reference_import import import_reference_checkpoint, main as import_main
+from hotspot_core.hotspots.reference_import import import_reference_checkpoint
+from hotspot_core.hotspots.reference_import import main as import_main
 
 ACTIONS = ["hold", "touch", "rotate", "push", "pull", "pick up", "put down"]
 

@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from fixtures_epic import EXPECTED, TEST_IMAGE_H, TEST_IMAGE_W, TEST_POINTS_XY, make_epic_fixture
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from fixtures_epic import EXPECTED, TEST_IMAGE_H, TEST_IMAGE_W, TEST_POINTS_XY, make_epic_fixture
+from training import extract_frames
 from training.data import (
     ClipTransform,
     ConfigError,
@@ -35,7 +36,6 @@ from training.data import (
 )
 from training.data.config import add_dataset_args, dataset_config_from_args
 from training.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from training import extract_frames
 
 RESIZE, CROP = 40, 32  # small sizes keep the suite fast; defaults (256/224) are checked separately
 
@@ -329,17 +329,17 @@ def test_crop_perturb_bounds() -> None:
     x0, y0, x1, y1 = 60, 30, 100, 70
     w, h = x1 - x0, y1 - y0
     for s in range(300):
-        l, t, r, b = cp.params((x0, y0, x1, y1), (W, H), np.random.default_rng(s))
+        left, t, r, b = cp.params((x0, y0, x1, y1), (W, H), np.random.default_rng(s))
         pw, ph = math.floor(1.5 * w) // 2, math.floor(1.5 * h) // 2
-        assert x0 - min(pw, x0) - 0.2 * w - 1 <= l <= x0 + 0.2 * w + 1
+        assert x0 - min(pw, x0) - 0.2 * w - 1 <= left <= x0 + 0.2 * w + 1
         assert x1 - 0.2 * w - 1 <= r <= x1 + min(pw, W - x1) + 0.2 * w + 1
         assert y0 - min(ph, y0) - 0.2 * h - 1 <= t <= y0 + 0.2 * h + 1
         assert y1 - 0.2 * h - 1 <= b <= y1 + min(ph, H - y1) + 0.2 * h + 1
-        assert w - 1 <= r - l <= w + 2 * pw + 1
+        assert w - 1 <= r - left <= w + 2 * pw + 1
     # At the border the padding is limited to the room left; only the shift can leave the image.
     for s in range(100):
-        l, t, r, b = cp.params((0, 0, 50, 40), (50, 40), np.random.default_rng(s))
-        assert -0.2 * 50 - 1 <= l <= 0.2 * 50 + 1 and r - l <= 51
+        left, t, r, b = cp.params((0, 0, 50, 40), (50, 40), np.random.default_rng(s))
+        assert -0.2 * 50 - 1 <= left <= 0.2 * 50 + 1 and r - left <= 51
 
 
 def test_crop_perturb_zero_size_box_does_not_raise() -> None:

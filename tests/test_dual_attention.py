@@ -12,12 +12,19 @@ import torch
 
 from hotspot_core.dan.checkpoint import load_dan_checkpoint, read_dan_metadata, save_dan
 from hotspot_core.dan.config import DANConfig
-from hotspot_core.dan.predictor import DANPredictor
-from hotspot_core.dan.model import DualAttentionNetwork, GuidedAttention, dan_losses, relation_tuples
 from hotspot_core.dan.localisation import (
-    affordance_mask, attention_boxes, average_precision, cells_to_pixels, flood_fill, kl_divergence,
-    temporal_localisation, threshold_mask, upsample,
+    affordance_mask,
+    attention_boxes,
+    average_precision,
+    cells_to_pixels,
+    flood_fill,
+    kl_divergence,
+    temporal_localisation,
+    threshold_mask,
+    upsample,
 )
+from hotspot_core.dan.model import DualAttentionNetwork, GuidedAttention, dan_losses, relation_tuples
+from hotspot_core.dan.predictor import DANPredictor
 from hotspot_core.errors import ConfigError
 
 ACTIONS = ["hold", "push", "pour into"]

@@ -6,12 +6,17 @@ import types
 import numpy as np
 import pytest
 
-from hotspot_core.image.boxes import Roi
-from hotspot_core.image.geometry import depth_at, deproject
+from hotspot_core.image.boxes import Roi, iou
+from hotspot_core.image.geometry import deproject, depth_at
 from hotspot_core.image.overlay import ObjectMaps, OverlayConfig, action_colour, render_overlay
 from hotspot_core.image.selection import StabilityFilter, in_contact
-from hotspot_core.image.boxes import iou
-from hotspot_ros.image_codec import CorruptImage, UnsupportedEncoding, depth_to_metres, image_to_rgb, rgb_to_image_fields
+from hotspot_ros.image_codec import (
+    CorruptImage,
+    UnsupportedEncoding,
+    depth_to_metres,
+    image_to_rgb,
+    rgb_to_image_fields,
+)
 from hotspot_ros.params import PARAMS, NodeSettings, validate
 from hotspot_ros.stamp_sync import FrameMatcher, StampCache
 from hotspot_ros.worker import LatestWorker
@@ -182,8 +187,9 @@ def test_overlay_colours_only_the_roi():
 
 
 def test_overlay_parameters_ship_the_renderers_defaults():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "hotspot.yaml").read_text())
     shipped = shipped["/**"]["ros__parameters"]

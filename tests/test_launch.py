@@ -16,8 +16,7 @@ pytest.importorskip("launch")
 pytest.importorskip("launch_ros")
 pytest.importorskip("ros2launch")
 
-from launch_helpers import (ROOT, RosLaunchCli, launch_env, package_overlay, problem_lines,  # noqa: E402
-                            run_launch_service)
+from launch_helpers import ROOT, RosLaunchCli, launch_env, package_overlay, problem_lines, run_launch_service  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from hotspot_core.backbones import BackboneWeights, build_backbone
-from hotspot_core.errors import BackboneWeightsError
-from hotspot_core.errors import ConfigError
+from hotspot_core.errors import BackboneWeightsError, ConfigError
 from hotspot_core.hotspots.losses import anticipation_mse, anticipation_triplet, compute_losses, select_active_frame
 from hotspot_core.hotspots.model import avg_pool, build_model, l2_pool, spatial_pool
 

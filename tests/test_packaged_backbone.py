@@ -9,14 +9,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from hotspot_core.errors import BackboneWeightsError
 from hotspot_core.backbones import build_backbone
-from hotspot_core.weights import state_sha256
-from hotspot_core.errors import CheckpointError
-from hotspot_core.hotspots.checkpoint import save_checkpoint
-from hotspot_core.errors import ConfigError
+from hotspot_core.errors import BackboneWeightsError, CheckpointError, ConfigError
+from hotspot_core.hotspots.checkpoint import load_model, save_checkpoint
 from hotspot_core.hotspots.model import build_model
-from hotspot_core.hotspots.checkpoint import load_model
+from hotspot_core.weights import state_sha256
 
 ACTIONS = ["hold", "rotate", "push"]
 CONFIG = {"backbone": "efficientnet_lite0_dilated", "backbone_weights": "packaged", "actions": ACTIONS,

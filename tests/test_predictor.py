@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hotspot_core.hotspots.analytic import HotspotGraph
-from hotspot_core.image.boxes import Roi, boxes_touch, center_size_to_xyxy, pad_and_clamp
 from hotspot_core.hotspots.model import build_model
+from hotspot_core.image.boxes import Roi, boxes_touch, center_size_to_xyxy, pad_and_clamp
 from hotspot_core.image.postprocess import normalise_maps, peaks_in_image, upsample
 from hotspot_core.predictor import HotspotPredictor, resolve_device
 

@@ -22,12 +22,11 @@ pytest.importorskip("diagnostic_msgs.msg")
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_env import ros_env  # noqa: E402,F401
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
-
-from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
-from ros_env import ros_env  # noqa: E402,F401
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +118,7 @@ def _run_defaults(tmp_path, log, image_qos, publisher: str, image_topic: str = "
             settle(client, h, w, t0 + FRAMES)
             sent += FRAMES + 1
             t_sent = time.time()
-            assert client.spin_until(lambda: (d := client.diag_values(t_sent + 0.5)) is not None
+            assert client.spin_until(lambda t_sent=t_sent: (d := client.diag_values(t_sent + 0.5)) is not None
                                      and int(d[1]["frames_in_worker"]) == 0, 4 * SHIPPED_STATS_PERIOD_S), \
                 "no up-to-date /diagnostics:\n" + log.read_text()[-3000:]
             level, c = client.diag_values(t_sent + 0.5)

@@ -28,12 +28,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
 
-from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
 from hotspot_core.dan.checkpoint import save_dan  # noqa: E402
-from hotspot_core.dan.predictor import DANPredictor  # noqa: E402
-from hotspot_core.dan.model import DualAttentionNetwork  # noqa: E402
-from hotspot_core.hotspots.model import build_model  # noqa: E402
 from hotspot_core.dan.demonstration import DemonstrationRecognizer, DemonstrationSettings  # noqa: E402
+from hotspot_core.dan.model import DualAttentionNetwork  # noqa: E402
+from hotspot_core.dan.predictor import DANPredictor  # noqa: E402
+from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
+from hotspot_core.hotspots.model import build_model  # noqa: E402
 from hotspot_ros.demonstration_msg import hands_and_objects, interaction_recognition  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
@@ -100,6 +100,7 @@ def paths(tmp_path_factory):
                            "(hotspot_ros/demonstration.py is not wired into hotspot_ros/node.py)")
 def test_node_publishes_one_demonstration_per_interaction(ros_env, paths, tmp_path):
     from interaction_hotspots.msg import InteractionRecognition
+
     from hotspot_ros.params import PARAMS
 
     assert PARAMS["demonstration_mode"].default is False  # off by default

@@ -25,9 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
 
-from hotspot_core.image.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
 from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
 from hotspot_core.hotspots.model import build_model  # noqa: E402
+from hotspot_core.image.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
 
@@ -88,7 +88,7 @@ def test_end_to_end_header_actions_maps_rois(node, client):
     assert client.spin_until(lambda: bool(client.actions), 10.0), "latched action names not received"
     assert list(client.actions[-1].action_names) == ACTIONS
     assert [o.detection_id for o in out.objects] == ["mug-1", "bottle-7"]  # highest score first
-    for obj, (det_id, cls, score, box) in zip(out.objects, (MUG, BOTTLE)):
+    for obj, (_det_id, cls, score, box) in zip(out.objects, (MUG, BOTTLE)):
         roi = pad_and_clamp(center_size_to_xyxy(*box), 0.1, W, H)
         assert (obj.roi.x_offset, obj.roi.y_offset, obj.roi.width, obj.roi.height) == (roi.x0, roi.y0, roi.width, roi.height)
         assert obj.class_id == cls and math.isclose(obj.detection_score, score, rel_tol=1e-6)
@@ -145,7 +145,7 @@ def test_overlay_is_the_renderers_picture_with_the_nodes_parameters(node, client
             img, dets = good_frame()
             msg = client.send_until_output(img, dets)
             assert msg is not None
-            client.spin_until(lambda: any(o.header.stamp == img.header.stamp for o in client.overlays), 30.0)
+            client.spin_until(lambda img=img: any(o.header.stamp == img.header.stamp for o in client.overlays), 30.0)
             overlay = next(o for o in client.overlays if o.header.stamp == img.header.stamp)
             objects = []
             for o in msg.objects:

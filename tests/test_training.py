@@ -16,10 +16,8 @@ import torch
 import yaml
 
 from hotspot_core.backbones import FrozenTrunk
-from hotspot_core.errors import CheckpointError
-from hotspot_core.hotspots.checkpoint import read_metadata
-from hotspot_core.errors import ConfigError
-from hotspot_core.hotspots.checkpoint import load_model
+from hotspot_core.errors import CheckpointError, ConfigError
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata
 from hotspot_core.image.overlay import Style, action_colour
 from hotspot_core.image.overlay_grid import GridConfig, tile_layout
 from training import evaluate as evaluate_cli
@@ -263,7 +261,7 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
     data = json.loads(js.read_text())
     assert set(data["methods"]) == {"ours", "lstm_gradcam", "direct_cls", "resolution", "basic", "center_bias"}
     n = data["items"]
-    for name, r in data["methods"].items():
+    for _name, r in data["methods"].items():
         for metric in ("KLD", "SIM", "AUC-J"):
             m = r["metrics"][metric]
             assert np.isfinite(m["mean"]) and np.isfinite(m["sem"]) and m["n_total"] == n and m["n_valid"] > 0
@@ -305,7 +303,7 @@ def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_pat
     n = data["items"]
     annots = json.loads((world / "annotations.json").read_text())
     n_small = sum(e["part"] not in ("body", "box", "cabinet") for e in annots["test_images"])
-    for name, r in data["methods"].items():
+    for _name, r in data["methods"].items():
         peak = r["part_metrics"]["peak_on_part"]
         assert peak["all"]["n_total"] == n and peak["all"]["n_valid"] == n  # every synthetic pair has a box
         assert peak["small"]["n_total"] == n_small and peak["gt_region"]["n_total"] == 0

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -35,11 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import torch
 
-    from hotspot_core.errors import BackendError
     from hotspot_core.backends import BackendOptions
     from hotspot_core.backends.onnx_contract import read_metadata
     from hotspot_core.backends.onnx_files import cached_export
     from hotspot_core.backends.tensorrt_backend import import_tensorrt, load_or_build_engine
+    from hotspot_core.errors import BackendError
 
     try:
         trt = import_tensorrt()  # first, so a machine without TensorRT fails before any export work

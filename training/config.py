@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
 from hotspot_core.backbones import BACKBONES
-from hotspot_core.hotspots.config import ANT_LOSSES, POOLS
-from hotspot_core.errors import ConfigError
 from hotspot_core.config import check_config_mapping
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.config import ANT_LOSSES, POOLS
 
 from .data.config import DatasetConfig, add_dataset_args
 
@@ -155,7 +156,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Build from a mapping with a nested ``dataset`` mapping; unknown keys raise ``ConfigError``."""
         check_config_mapping(cls, data, "training")
         data = dict(data)
@@ -171,7 +172,7 @@ class TrainConfig:
             raise ConfigError(f"bad training config: {exc}") from exc
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "TrainConfig":
+    def from_yaml(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"training config file {str(path)!r} not found")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from hotspot_core.config import check_config_mapping
 from hotspot_core.dan.config import PRIORS, TASKS, TEMPORAL_HEADS, VARIANTS, DANConfig
@@ -110,7 +111,7 @@ class DanTrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "DanTrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> DanTrainConfig:
         """Build from a mapping (e.g. ``to_dict``'s); unknown keys raise ``ConfigError``."""
         check_config_mapping(cls, data, "DAN training")
         try:

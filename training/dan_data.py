@@ -18,9 +18,10 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -178,7 +179,7 @@ class DanFeatureCache:
         self.array = np.load(self.folder / "features.npy", mmap_mode="r")
         self.index: dict[str, tuple[int, int]] = {k: (int(o), int(n)) for k, (o, n) in self.meta["index"].items()}
 
-    def load_into_memory(self) -> "DanFeatureCache":
+    def load_into_memory(self) -> DanFeatureCache:
         self.array = np.asarray(self.array)
         return self
 

@@ -13,18 +13,19 @@ Checkpoints use our format with ``extra["method"] == "direct_cls"``; load them w
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from hotspot_core.errors import CheckpointError
-from hotspot_core.weights import build_and_load
 from hotspot_core.hotspots.checkpoint import read_metadata
 from hotspot_core.hotspots.config import ModelConfig
 from hotspot_core.hotspots.losses import Losses
 from hotspot_core.hotspots.model import FrozenFeatureModel
+from hotspot_core.weights import build_and_load
 
 METHOD = "direct_cls"
 

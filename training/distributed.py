@@ -6,8 +6,8 @@ MASTER_PORT; without them everything runs as a single process (world size 1, no 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 import torch.distributed as dist

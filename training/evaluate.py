@@ -37,18 +37,18 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from hotspot_core.hotspots.checkpoint import read_metadata
 from hotspot_core.errors import ConfigError
 from hotspot_core.eval.ground_truth import center_bias_map
 from hotspot_core.eval.metrics import evaluate, format_results
-from hotspot_core.hotspots.checkpoint import load_model
 from hotspot_core.eval.part_metrics import PartItem, action_agnostic_map, format_part_metrics, oracle_map, part_metrics
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata
 
 from .data import add_dataset_args, build_test_images, dataset_config_from_args
 from .data.clips import load_rgb
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a checkpoint that is not the variant its method name claims, wrong verbs ...
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name, r in results.items():
+    for r in results.values():
         where = f" ({r['checkpoint']})" if r["checkpoint"] else ""
         print(f"== {r['label']}{where}")
         print(format_results(r["metrics"]))

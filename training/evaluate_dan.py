@@ -23,19 +23,26 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from hotspot_core.dan.checkpoint import load_dan_checkpoint
-from hotspot_core.dan.model import DualAttentionNetwork
 from hotspot_core.dan.localisation import BOX_THRESHOLD, attention_boxes, average_precision, temporal_localisation
+from hotspot_core.dan.model import DualAttentionNetwork
 
 from .dan_data import (
-    DanClip, DanFeatureCache, DanWorld, default_cache, ensure_feature_cache, load_dan_world, sample_frames,
+    DanClip,
+    DanFeatureCache,
+    DanWorld,
+    default_cache,
+    ensure_feature_cache,
+    load_dan_world,
+    sample_frames,
 )
 from .report import dan_summary, dan_tables
 

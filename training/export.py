@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -32,10 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from hotspot_core.errors import BackendError
     from hotspot_core.backends.export import export_onnx
     from hotspot_core.backends.onnx_contract import read_metadata
-    from hotspot_core.errors import CheckpointError
+    from hotspot_core.errors import BackendError, CheckpointError
     from hotspot_core.hotspots.checkpoint import load_model
 
     try:

@@ -15,8 +15,8 @@ import hashlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hotspot_core.demo_model import DEMO_MODEL_NAME
 from hotspot_core.hotspots.checkpoint import load_model

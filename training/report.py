@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def part_table(groups: Sequence[tuple[str, dict]]) -> str | None:
     for name in names:
         cells = [_label(name, groups)]
         for _, data in groups:
-            for title, sec, key in cols:
+            for _title, sec, key in cols:
                 s = stat(data["methods"].get(name), sec, key)
                 fmt = "{:.3f} ± {:.3f}" if sec == "peak_on_part" else "{:+.3f} ± {:.3f}"
                 cells.append("–" if s is None else fmt.format(s["mean"], s["sem"]))

@@ -4,8 +4,18 @@ that ``from training.synthetic_dan import ...`` keeps working.
 from __future__ import annotations
 
 from .synthetic.dan import (
-    DAN_ACTIONS, NULL_OBJECT, TWO_OBJECT_ACTIONS, Box, ClipRecord, TwoObjectAction, grip_verb, hand_box_px,
-    object_box_px, readme_lines, render_two_object_clip, two_object_entries,
+    DAN_ACTIONS,
+    NULL_OBJECT,
+    TWO_OBJECT_ACTIONS,
+    Box,
+    ClipRecord,
+    TwoObjectAction,
+    grip_verb,
+    hand_box_px,
+    object_box_px,
+    readme_lines,
+    render_two_object_clip,
+    two_object_entries,
 )
 
 __all__ = [

@@ -6,13 +6,36 @@ from __future__ import annotations
 import sys
 
 from .synthetic.catalogue import (
-    CATEGORIES, CATEGORY_BY_NAME, DEFAULT_NOVEL, VERBS, Category, Part, Shape, arc, ellipse, line, poly, rect, rrect,
+    CATEGORIES,
+    CATEGORY_BY_NAME,
+    DEFAULT_NOVEL,
+    VERBS,
+    Category,
+    Part,
+    Shape,
+    arc,
+    ellipse,
+    line,
+    poly,
+    rect,
+    rrect,
 )
 from .synthetic.cli import build_parser, main
 from .synthetic.config import FPS, GENERATOR_VERSION, WorldConfig
 from .synthetic.draw import (
-    SKIN_TONES_BGR, Instance, PartState, Pose, catalogue_background, draw_distractors, draw_hand, draw_object,
-    make_instance, obj_to_px, part_anchor_px, part_polygons_px, textured_background,
+    SKIN_TONES_BGR,
+    Instance,
+    PartState,
+    Pose,
+    catalogue_background,
+    draw_distractors,
+    draw_hand,
+    draw_object,
+    make_instance,
+    obj_to_px,
+    part_anchor_px,
+    part_polygons_px,
+    textured_background,
 )
 from .synthetic.render import catalogue_pose, render_catalogue, render_clip
 from .synthetic.world import CATALOGUE_ASPECTS, generate_world

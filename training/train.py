@@ -25,26 +25,33 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import yaml
 from torch.utils.data import DataLoader
 
-from hotspot_core.weights import file_sha256, state_sha256
-from hotspot_core.hotspots.checkpoint import save_checkpoint
 from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.checkpoint import save_checkpoint
 from hotspot_core.hotspots.config import ModelConfig
 from hotspot_core.hotspots.model import HotspotModel
+from hotspot_core.weights import file_sha256, state_sha256
 
 from .config import TrainConfig, parse_config
 from .data import build_clip_dataset
-from .direct_cls import METHOD as DIRECT_METHOD, DirectCLSModel
+from .direct_cls import METHOD as DIRECT_METHOD
+from .direct_cls import DirectCLSModel
 from .distributed import (
-    DistInfo, DistributedClassBalancedSampler, all_reduce_mean, barrier, cleanup_distributed, init_distributed,
+    DistInfo,
+    DistributedClassBalancedSampler,
+    all_reduce_mean,
+    barrier,
+    cleanup_distributed,
+    init_distributed,
 )
 from .engine import BackboneRunner, TrainStep, amp_dtype_for
 from .feature_cache import CacheKey, ensure_feature_cache

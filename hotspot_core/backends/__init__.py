@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, PRECISIONS, resolve_precision
+from hotspot_core.backends.base import PRECISIONS, BackendOptions, BackendOutput, InferenceBackend, resolve_precision
 from hotspot_core.errors import BackendError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def backend_class(name: str) -> type[InferenceBackend]:
 
 def create_backend(
     name: str,
-    model: "HotspotModel",
+    model: HotspotModel,
     device: torch.device | str = "cpu",
     top_k: int | None = None,
     options: BackendOptions | Mapping[str, Any] | None = None,

@@ -5,12 +5,14 @@ import dataclasses
 import logging
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+
 from hotspot_core.errors import BackendError
 
 __all__ = ["BackendOptions", "BackendOutput", "InferenceBackend", "PRECISIONS", "resolve_precision"]
@@ -69,7 +71,7 @@ class BackendOptions:
             raise BackendError(f"ort_optimization must be disable|basic|extended|all, got {self.ort_optimization!r}")
 
     @classmethod
-    def from_mapping(cls, values: "BackendOptions | Mapping[str, Any] | None") -> "BackendOptions":
+    def from_mapping(cls, values: BackendOptions | Mapping[str, Any] | None) -> BackendOptions:
         """Options from a mapping (unknown keys are an error that lists the known ones)."""
         if values is None:
             return cls()

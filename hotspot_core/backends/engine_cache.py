@@ -12,12 +12,13 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from hotspot_core.errors import BackendError
 from hotspot_core.backends.base import log
+from hotspot_core.errors import BackendError
 
 __all__ = ["CacheResult", "EngineCache", "EngineKey", "T"]
 

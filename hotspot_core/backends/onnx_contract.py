@@ -36,7 +36,7 @@ def model_sha256(model: nn.Module) -> str:
     return state_sha256(model)
 
 
-def set_metadata(proto: "onnx.ModelProto", values: dict[str, str]) -> None:
+def set_metadata(proto: onnx.ModelProto, values: dict[str, str]) -> None:
     """Replace ``metadata_props`` entries with these (string) values."""
     keep = [p for p in proto.metadata_props if p.key not in values]
     del proto.metadata_props[:]

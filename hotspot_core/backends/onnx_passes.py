@@ -10,7 +10,8 @@ seeds scaled to unit max-abs (see ``analytic``), so one scale fits every action.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 
-def constants_to_initializers(proto: "onnx.ModelProto") -> int:
+def constants_to_initializers(proto: onnx.ModelProto) -> int:
     """Turn tensor-valued Constant nodes (how the exporter writes buffers) into initializers."""
     from onnx import numpy_helper
 
@@ -43,12 +44,12 @@ def constants_to_initializers(proto: "onnx.ModelProto") -> int:
     return moved
 
 
-def initializer_map(proto: "onnx.ModelProto") -> dict[str, Any]:
+def initializer_map(proto: onnx.ModelProto) -> dict[str, Any]:
     """Initializers by name."""
     return {init.name: init for init in proto.graph.initializer}
 
 
-def convs_to_float16(proto: "onnx.ModelProto", ops: Sequence[str] = ("Conv",)) -> int:
+def convs_to_float16(proto: onnx.ModelProto, ops: Sequence[str] = ("Conv",)) -> int:
     """Run every Conv in float16: weights stored as float16, Casts on its input and output.
 
     Everything else (ReLU masks, pooling, LSTM, the map sum) stays float32. Returns how many nodes changed.
@@ -86,7 +87,7 @@ def convs_to_float16(proto: "onnx.ModelProto", ops: Sequence[str] = ("Conv",)) -
     return changed
 
 
-def drop_unused_initializers(proto: "onnx.ModelProto") -> None:
+def drop_unused_initializers(proto: onnx.ModelProto) -> None:
     """Remove initializers no node or graph output uses (after a rewrite replaced them)."""
     used = {name for node in proto.graph.node for name in node.input}
     used |= {o.name for o in proto.graph.output}
@@ -95,7 +96,7 @@ def drop_unused_initializers(proto: "onnx.ModelProto") -> None:
     proto.graph.initializer.extend(keep)
 
 
-def calibrate_conv_inputs(proto: "onnx.ModelProto", calibration: np.ndarray, batch: int = 8) -> dict[str, float]:
+def calibrate_conv_inputs(proto: onnx.ModelProto, calibration: np.ndarray, batch: int = 8) -> dict[str, float]:
     """max |x| of every Conv's data input over the calibration crops (float32 graph, onnxruntime CPU)."""
     import onnx
     import onnxruntime as ort
@@ -120,7 +121,7 @@ def calibrate_conv_inputs(proto: "onnx.ModelProto", calibration: np.ndarray, bat
     return amax
 
 
-def quantize_convs_int8(proto: "onnx.ModelProto", calibration: np.ndarray) -> int:
+def quantize_convs_int8(proto: onnx.ModelProto, calibration: np.ndarray) -> int:
     """Insert int8 Q/DQ on the data input (per tensor) and weight (per output channel) of every Conv."""
     import onnx
     from onnx import helper, numpy_helper

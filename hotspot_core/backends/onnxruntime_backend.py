@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from hotspot_core.errors import BackendError
 from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
 from hotspot_core.backends.onnx_files import onnx_for_backend
+from hotspot_core.errors import BackendError
 
 if TYPE_CHECKING:
     from hotspot_core.hotspots.model import HotspotModel
@@ -35,7 +35,7 @@ class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
     def __init__(
-        self, model: "HotspotModel", device: torch.device | str = "cpu", top_k: int | None = None,
+        self, model: HotspotModel, device: torch.device | str = "cpu", top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         try:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from hotspot_core.errors import BackendError
 from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
 from hotspot_core.backends.engine_cache import EngineCache, EngineKey
 from hotspot_core.backends.onnx_contract import INPUT_NAME, OUTPUT_NAMES
 from hotspot_core.backends.onnx_files import onnx_for_backend
+from hotspot_core.errors import BackendError
 from hotspot_core.weights import file_sha256
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class TensorRTBackend(InferenceBackend):
     name = "tensorrt"
 
     def __init__(
-        self, model: "HotspotModel", device: torch.device | str = "cuda", top_k: int | None = None,
+        self, model: HotspotModel, device: torch.device | str = "cuda", top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         trt = import_tensorrt()

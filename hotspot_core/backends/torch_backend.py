@@ -1,14 +1,15 @@
 """The ``torch`` backend: the analytic graph in PyTorch, eager, compiled or replayed from CUDA graphs."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from hotspot_core.hotspots.analytic import HotspotGraph
-from hotspot_core.errors import BackendError
 from hotspot_core.backends.base import BackendOptions, BackendOutput, InferenceBackend, log, resolve_precision
+from hotspot_core.errors import BackendError
+from hotspot_core.hotspots.analytic import HotspotGraph
 
 if TYPE_CHECKING:
     from hotspot_core.hotspots.model import HotspotModel
@@ -28,7 +29,7 @@ class TorchBackend(InferenceBackend):
     name = "torch"
 
     def __init__(
-        self, model: "HotspotModel", device: torch.device | str = "cpu", top_k: int | None = None,
+        self, model: HotspotModel, device: torch.device | str = "cpu", top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         opts = BackendOptions.from_mapping(options)

@@ -6,8 +6,9 @@ temporal head, and no anticipation module.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from hotspot_core.config import IMAGENET_MEAN, IMAGENET_STD, ImageInputConfig, check_config_mapping, check_image_input
 from hotspot_core.errors import ConfigError
@@ -129,7 +130,7 @@ class DANConfig(ImageInputConfig):
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | "DANConfig") -> "DANConfig":
+    def from_dict(cls, data: Mapping[str, Any] | DANConfig) -> DANConfig:
         if isinstance(data, DANConfig):
             return data
         check_config_mapping(cls, data, "DAN")
@@ -141,5 +142,5 @@ class DANConfig(ImageInputConfig):
                 raise ConfigError(f"{key!r} must be a list of names, not a single string")
         return cls(**dict(data))
 
-    def replace(self, **changes: Any) -> "DANConfig":
+    def replace(self, **changes: Any) -> DANConfig:
         return dataclasses.replace(self, **changes)

@@ -14,8 +14,8 @@ unless scaled to pixels with ``cells_to_pixels``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -16,8 +16,9 @@ Everything after the backbone runs on backbone features (B,T,d,h,w), so training
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F

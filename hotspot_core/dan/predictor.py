@@ -7,15 +7,15 @@ object attention gives the temporal interval and, on the last frame, the object'
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from hotspot_core.dan.model import DualAttentionNetwork
 from hotspot_core.dan.localisation import BOX_THRESHOLD, TemporalLocalisation, attention_boxes, temporal_localisation
+from hotspot_core.dan.model import DualAttentionNetwork
 from hotspot_core.image.preprocess import to_input_batch
 
 __all__ = ["DANPredictor", "Recognition", "sample_middles"]

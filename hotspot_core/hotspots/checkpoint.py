@@ -8,8 +8,9 @@ weights, so any front end rebuilds exactly the model that was trained. The file 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 

@@ -7,8 +7,9 @@ front end.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from hotspot_core.config import IMAGENET_MEAN, IMAGENET_STD, ImageInputConfig, check_config_mapping, check_image_input
 from hotspot_core.errors import ConfigError
@@ -97,7 +98,7 @@ class ModelConfig(ImageInputConfig):
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         if isinstance(data, ModelConfig):
             return data
         check_config_mapping(cls, data, "model", also_known=("feature_dim",))

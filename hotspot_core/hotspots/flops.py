@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["graph_flops", "matmul_throughput"]
 
 
-def graph_flops(model: "HotspotModel", top_k: int | None = None) -> dict[str, float]:
+def graph_flops(model: HotspotModel, top_k: int | None = None) -> dict[str, float]:
     """FLOPs per crop (1 multiply-add = 2) of convolutions and matmuls, counted on the meta device.
 
     Returns 'backbone', 'head' (F_ant forward, LSTM, classifier and the per-action backward) and 'total'.

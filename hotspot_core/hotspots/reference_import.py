@@ -13,16 +13,17 @@ import json
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from hotspot_core.errors import CheckpointError
-from hotspot_core.weights import check_state_dict
 from hotspot_core.hotspots.checkpoint import save_checkpoint
 from hotspot_core.hotspots.config import POOLS
 from hotspot_core.hotspots.model import HotspotModel
+from hotspot_core.weights import check_state_dict
 
 __all__ = ["convert_reference_state_dict", "import_reference_checkpoint", "main"]
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 __all__ = ["Box", "Roi", "boxes_touch", "center_size_to_xyxy", "iou", "pad_and_clamp"]
 

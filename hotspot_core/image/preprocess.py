@@ -1,7 +1,7 @@
 """Image crops to normalised model input tensors (the reference's eval transform, spec 1.2)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

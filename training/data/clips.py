@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, Sequence, TypedDict
+from typing import Any, Self, TypedDict
 
 import numpy as np
 import torch

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from hotspot_core.errors import ConfigError
 from hotspot_core.config import check_config_mapping
+from hotspot_core.errors import ConfigError
 
 __all__ = [
     "ConfigError", "DatasetConfig", "add_dataset_args", "dataset_config_from_args", "resolve_path", "DATASET_NAMES",
@@ -142,7 +143,7 @@ class DatasetConfig:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], check_paths: bool = False) -> "DatasetConfig":
+    def from_dict(cls, data: Mapping[str, Any], check_paths: bool = False) -> DatasetConfig:
         """Build from a mapping; unknown keys or a missing name/root raise ``ConfigError``."""
         check_config_mapping(cls, data, "dataset")
         for required in ("name", "root"):
@@ -157,7 +158,7 @@ class DatasetConfig:
         return cfg
 
     @classmethod
-    def from_yaml(cls, path: str | Path, check_paths: bool = False, **overrides: Any) -> "DatasetConfig":
+    def from_yaml(cls, path: str | Path, check_paths: bool = False, **overrides: Any) -> DatasetConfig:
         """Load a YAML file (optionally under a top-level ``dataset:`` key); ``overrides`` win."""
         path = Path(path)
         if not path.is_file():

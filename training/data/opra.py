@@ -21,8 +21,9 @@ counted in ``missing_images``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, Unpack
+from typing import Any, Unpack
 
 import numpy as np
 import torch

@@ -6,7 +6,7 @@ Weight of a sample = ``min(N_total / count(its verb), cap)`` with cap 100, drawn
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.utils.data import WeightedRandomSampler

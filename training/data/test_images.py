@@ -13,8 +13,9 @@ Keys are tuples, so batch with ``collate_test_images`` (keeps them as a list of 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -65,7 +66,7 @@ class HotspotTestImages(Dataset):
         self.entries: list[dict[str, Any]] = list(annots[f"{split}_images"])
 
     @classmethod
-    def from_config(cls, cfg: DatasetConfig, split: str = "test") -> "HotspotTestImages":
+    def from_config(cls, cfg: DatasetConfig, split: str = "test") -> HotspotTestImages:
         """Build from a ``DatasetConfig`` (name decides OPRA vs EPIC orientation)."""
         cfg.check_paths()
         return cls(cfg.root, dataset=cfg.name, split=split, size=cfg.eval_size, k_ratio=cfg.k_ratio,

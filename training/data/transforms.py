@@ -15,8 +15,8 @@ RNG, so a run is reproducible and DataLoader workers never repeat each other's d
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

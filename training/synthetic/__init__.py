@@ -40,7 +40,19 @@ The old ``training.synthetic_world`` / ``training.synthetic_dan`` modules re-exp
 from __future__ import annotations
 
 from .catalogue import (
-    CATEGORIES, CATEGORY_BY_NAME, DEFAULT_NOVEL, VERBS, Category, Part, Shape, arc, ellipse, line, poly, rect, rrect,
+    CATEGORIES,
+    CATEGORY_BY_NAME,
+    DEFAULT_NOVEL,
+    VERBS,
+    Category,
+    Part,
+    Shape,
+    arc,
+    ellipse,
+    line,
+    poly,
+    rect,
+    rrect,
 )
 from .cli import build_parser, main
 from .config import FPS, GENERATOR_NAME, GENERATOR_VERSION, WorldConfig, rng_stream

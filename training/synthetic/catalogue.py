@@ -7,8 +7,8 @@ lists its functional parts in drawing order and maps every verb it affords to th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 __all__ = [
     "VERBS", "Shape", "rect", "rrect", "ellipse", "arc", "line", "poly", "Part", "Category", "CATEGORIES",

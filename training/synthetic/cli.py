@@ -5,8 +5,8 @@ import argparse
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .catalogue import CATEGORY_BY_NAME, DEFAULT_NOVEL
 from .config import WorldConfig

@@ -22,16 +22,27 @@ ones a world without DAN labels has (only the added object differs).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .catalogue import CATEGORY_BY_NAME, VERBS, Category
 from .config import FPS, WorldConfig, rng_stream
 from .draw import (
-    Instance, PartState, Pose, draw_distractors, draw_hand, draw_object, make_instance, part_anchor_px,
-    part_polygons_px, random_skin, textured_background, with_dragged_parts,
+    Instance,
+    PartState,
+    Pose,
+    draw_distractors,
+    draw_hand,
+    draw_object,
+    make_instance,
+    part_anchor_px,
+    part_polygons_px,
+    random_skin,
+    textured_background,
+    with_dragged_parts,
 )
 from .render import ease_out, fit_in_frame
 

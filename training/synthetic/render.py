@@ -7,8 +7,17 @@ from typing import Protocol
 import numpy as np
 
 from .draw import (
-    Instance, PartState, Pose, catalogue_background, draw_distractors, draw_hand, draw_object, part_anchor_px,
-    part_polygons_px, random_skin, textured_background,
+    Instance,
+    PartState,
+    Pose,
+    catalogue_background,
+    draw_distractors,
+    draw_hand,
+    draw_object,
+    part_anchor_px,
+    part_polygons_px,
+    random_skin,
+    textured_background,
 )
 
 __all__ = ["catalogue_pose", "render_catalogue", "fit_in_frame", "ease_out", "ClipRecorder", "render_clip"]
