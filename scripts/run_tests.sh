@@ -2,6 +2,8 @@
 # Run the test suite from .venv. ROS tests need a private network: the whole run goes inside
 # `unshare -n` with only loopback up when the kernel allows it, with localhost-only discovery, a
 # per-run ROS_DOMAIN_ID and a throw-away ROS_LOG_DIR either way. Extra arguments go to pytest.
+# First the formatter and linter (ruff.toml) check the whole tree; HOTSPOT_SKIP_LINT=1 skips them
+# (for a quick local run of a few tests).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${HOTSPOT_VENV:-$REPO/.venv}"
@@ -11,6 +13,11 @@ export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
 export ROS_LOG_DIR="$(mktemp -d /tmp/hotspots-roslog.XXXXXX)"
 trap 'rm -rf "$ROS_LOG_DIR"' EXIT
 cd "$REPO"
+if [[ "${HOTSPOT_SKIP_LINT:-0}" != "1" ]]; then
+  echo "[tests] ruff format --check and ruff check (ruff.toml)"
+  "$VENV/bin/ruff" format --check --quiet . || { echo "[tests] not formatted: run .venv/bin/ruff format ." >&2; exit 1; }
+  "$VENV/bin/ruff" check --quiet . || { echo "[tests] lint errors above: .venv/bin/ruff check --fix . fixes most" >&2; exit 1; }
+fi
 PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@")
 if unshare -n true 2>/dev/null; then
   echo "[tests] private network namespace (loopback only), ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
