@@ -2,6 +2,7 @@
 
 On a ROS 2 robot, colcon builds this repo from package.xml/CMakeLists.txt instead.
 """
+
 from setuptools import find_packages, setup
 
 setup(
@@ -10,7 +11,9 @@ setup(
     description="Interaction hotspots (per-action affordance heatmaps) for ROS 2",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["hotspot_core", "hotspot_core.*", "training", "training.*", "hotspot_ros", "hotspot_ros.*"]),
+    packages=find_packages(
+        include=["hotspot_core", "hotspot_core.*", "training", "training.*", "hotspot_ros", "hotspot_ros.*"]
+    ),
     entry_points={
         "console_scripts": [
             "hotspots-import-reference=hotspot_core.hotspots.reference_import:main",

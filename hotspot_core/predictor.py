@@ -2,6 +2,7 @@
 
 The ROS node, the CLI and bag replay all use ``HotspotPredictor``; nothing here knows about ROS.
 """
+
 from __future__ import annotations
 
 import time

@@ -87,9 +87,7 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, t
         raise CheckpointError(f"{source} does not match its model config: " + " | ".join(problems))
 
 
-def save_weights(
-    model: nn.Module, path: str | os.PathLike, fmt: str, extra: Mapping[str, Any] | None = None
-) -> Path:
+def save_weights(model: nn.Module, path: str | os.PathLike, fmt: str, extra: Mapping[str, Any] | None = None) -> Path:
     """Write the model's weights and config (plus optional JSON-able ``extra`` info) to ``path``, tagged ``fmt``."""
     from safetensors.torch import save_file
 
@@ -135,9 +133,7 @@ def read_config(
     """
     meta = read_safetensors_metadata(path, what)
     if meta.get("format") != fmt or "config" not in meta:
-        raise CheckpointError(
-            f"{path} is not {_article(what)} (format {meta.get('format')!r}, expected {fmt!r}){hint}"
-        )
+        raise CheckpointError(f"{path} is not {_article(what)} (format {meta.get('format')!r}, expected {fmt!r}){hint}")
     try:
         config = from_dict(json.loads(meta["config"]))
     except (ConfigError, json.JSONDecodeError, TypeError) as exc:
@@ -150,9 +146,7 @@ def _article(what: str) -> str:
     return ("an " if what[:1].lower() in "aeiou" else "a ") + what
 
 
-def load_weights_into(
-    model: nn.Module, path: str | os.PathLike, map_location: str | torch.device = "cpu"
-) -> None:
+def load_weights_into(model: nn.Module, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> None:
     """Load a weights file's tensors into an already built ``model``.
 
     For a packaged-backbone model the file holds no ``backbone.*`` tensors; the backbone already built

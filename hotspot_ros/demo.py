@@ -7,6 +7,7 @@ frame, and all of them on overlays/contact_sheet.png), summary.json, logs.
 
     python -m hotspot_ros.demo --output outputs/demo
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
 
     model = args.model or demo_model_path()
     if not model.is_file():
-        print(f"demo model not found: {model}\n(make it with: .venv/bin/python -m training.make_demo_model)", file=sys.stderr)
+        print(
+            f"demo model not found: {model}\n(make it with: .venv/bin/python -m training.make_demo_model)",
+            file=sys.stderr,
+        )
         return 2
     out = args.output.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -63,17 +67,47 @@ def main(argv: list[str] | None = None) -> int:
     procs: list[subprocess.Popen] = []
     t0 = time.monotonic()
     try:
+
         def start(name: str, cmd: list[str]) -> subprocess.Popen:
             proc = subprocess.Popen(cmd, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
             procs.append(proc)
             return proc
 
-        node = start("node", [py, "-m", "hotspot_ros.run", "--ros-args", "-p", f"model_path:={model}",
-                              "-p", "stats_period_sec:=1.0", "-p", "input_qos:=reliable"])
+        node = start(
+            "node",
+            [
+                py,
+                "-m",
+                "hotspot_ros.run",
+                "--ros-args",
+                "-p",
+                f"model_path:={model}",
+                "-p",
+                "stats_period_sec:=1.0",
+                "-p",
+                "input_qos:=reliable",
+            ],
+        )
         ready = out / "recorder.ready"
         ready.unlink(missing_ok=True)
-        recorder = start("recorder", [py, "-m", "hotspot_ros.recorder", "--output", str(out), "--expect", str(frames),
-                                      "--idle", "15", "--timeout", str(args.timeout), "--ready-file", str(ready)])
+        recorder = start(
+            "recorder",
+            [
+                py,
+                "-m",
+                "hotspot_ros.recorder",
+                "--output",
+                str(out),
+                "--expect",
+                str(frames),
+                "--idle",
+                "15",
+                "--timeout",
+                str(args.timeout),
+                "--ready-file",
+                str(ready),
+            ],
+        )
         # The camera starts only once the recorder is matched to the node's output: the first frames'
         # hotspot messages would otherwise be published before anyone listens, and be lost.
         ready_by = time.monotonic() + args.timeout
@@ -81,10 +115,24 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
         if not ready.is_file():
             print(f"[demo] the recorder never saw the node's hotspots topic; see {out / 'node.log'}", file=sys.stderr)
-        source = start("source", [py, "-m", "hotspot_ros.sample_source", "--samples", str(args.samples),
-                                  "--rate", str(args.rate), "--loops", str(args.loops)])
-        print(f"[demo] {frames} frames at {args.rate} Hz through the hotspot node ({model.name}); "
-              f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, logs in {out}")
+        source = start(
+            "source",
+            [
+                py,
+                "-m",
+                "hotspot_ros.sample_source",
+                "--samples",
+                str(args.samples),
+                "--rate",
+                str(args.rate),
+                "--loops",
+                str(args.loops),
+            ],
+        )
+        print(
+            f"[demo] {frames} frames at {args.rate} Hz through the hotspot node ({model.name}); "
+            f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}, logs in {out}"
+        )
         source_rc = source.wait(timeout=args.timeout)
         recorder.wait(timeout=args.timeout)
         if node.poll() is not None:
@@ -105,14 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     node_stats = s.get("node", {})
     lat = node_stats.get("latency_ms", {}).get("total", {})
     e2e = s["end_to_end_latency_ms"]
-    print(f"[demo] frames published {frames}, processed {node_stats.get('frames_processed', s['hotspot_messages'])} "
-          f"(dropped while busy {node_stats.get('frames_dropped_busy', '?')}), hotspot messages {s['hotspot_messages']}, "
-          f"objects {s['objects']}")
+    print(
+        f"[demo] frames published {frames}, processed {node_stats.get('frames_processed', s['hotspot_messages'])} "
+        f"(dropped while busy {node_stats.get('frames_dropped_busy', '?')}), hotspot messages {s['hotspot_messages']}, "
+        f"objects {s['objects']}"
+    )
     if lat:
-        print(f"[demo] node latency per frame: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms; "
-              f"camera-to-output p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms")
-    print(f"[demo] wrote {s['mcap']} ({sum(s['messages_per_topic'].values())} messages) and {s['overlay_pngs']} "
-          f"overlay PNGs in {out / 'overlays'} in {time.monotonic() - t0:.0f} s")
+        print(
+            f"[demo] node latency per frame: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms; "
+            f"camera-to-output p50 {e2e['p50']:.0f} ms, p95 {e2e['p95']:.0f} ms"
+        )
+    print(
+        f"[demo] wrote {s['mcap']} ({sum(s['messages_per_topic'].values())} messages) and {s['overlay_pngs']} "
+        f"overlay PNGs in {out / 'overlays'} in {time.monotonic() - t0:.0f} s"
+    )
     if s.get("contact_sheet"):
         print(f"[demo] all frames on one contact sheet: {s['contact_sheet']}")
     return 0 if s["hotspot_messages"] > 0 and source_rc == 0 else 1

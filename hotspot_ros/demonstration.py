@@ -1,4 +1,5 @@
 """Moved to ``hotspot_core.dan.demonstration`` (it is ROS-free); this name keeps old imports working."""
+
 from hotspot_core.dan.demonstration import (  # noqa: F401
     TRIGGERS,
     Box,

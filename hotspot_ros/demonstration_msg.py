@@ -1,4 +1,5 @@
 """ROS glue of demonstration mode: detections -> hand/object boxes, a DemonstrationResult -> message."""
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,9 @@ def time_from_ns(ns: int) -> Time:
     return Time(sec=int(ns // 1_000_000_000), nanosec=int(ns % 1_000_000_000))
 
 
-def hands_and_objects(detection_lists: Sequence, hand_classes: Sequence[str]) -> tuple[list[Box], list[tuple[str, str, Box]]]:
+def hands_and_objects(
+    detection_lists: Sequence, hand_classes: Sequence[str]
+) -> tuple[list[Box], list[tuple[str, str, Box]]]:
     """Split vision_msgs Detection2DArray messages into hand boxes and (id, class, box) objects.
 
     ``detection_lists``: (array, all_hands) pairs; every detection of an ``all_hands`` array is a hand

@@ -6,6 +6,7 @@ ERROR  not running (unconfigured/inactive), or detections arrive while every ima
 WARN   frames dropped for any reason, images lost on the way, no input, or warnings, in the last period;
 OK     otherwise. The message says why. Plain functions over dicts, so the rules are tested without ROS.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,14 @@ from collections.abc import Mapping
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 # Counters of images that did not become a hotspot message, by reason (see frame_accounting).
-IMAGE_DROP_REASONS = ("frames_dropped_busy", "frames_dropped_stale", "images_bad_encoding", "images_corrupt",
-                      "images_unmatched", "images_duplicate_stamp")
+IMAGE_DROP_REASONS = (
+    "frames_dropped_busy",
+    "frames_dropped_stale",
+    "images_bad_encoding",
+    "images_corrupt",
+    "images_unmatched",
+    "images_duplicate_stamp",
+)
 WARN_COUNTERS = IMAGE_DROP_REASONS + ("detections_unmatched", "images_lost", "images_missing", "time_jumps")
 
 
@@ -40,8 +47,9 @@ def level_and_message(active: bool, now: Mapping[str, int], before: Mapping[str,
         return DiagnosticStatus.ERROR, "not active: no model loaded, inputs not subscribed"
     delta = {k: int(now.get(k, 0)) - int(before.get(k, 0)) for k in set(now) | set(before)}
     if delta.get("images_missing", 0) > 0 and delta.get("frames_received", 0) == 0:
-        return DiagnosticStatus.ERROR, ("detections arrive but no image does although an image publisher is "
-                                        "matched (QoS or bandwidth: see the log)")
+        return DiagnosticStatus.ERROR, (
+            "detections arrive but no image does although an image publisher is matched (QoS or bandwidth: see the log)"
+        )
     problems = [f"{k} +{delta[k]}" for k in WARN_COUNTERS if delta.get(k, 0) > 0]
     if delta.get("frames_received", 0) == 0 and delta.get("detections_received", 0) == 0:
         problems.append("no input in the last period")
@@ -56,9 +64,17 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def diagnostic_array(stamp, name: str, hardware_id: str, level: bytes, message: str, counts: Mapping[str, int],
-                     latency_ms: Mapping[str, tuple[float, float]], rate_hz: float,
-                     info: Mapping[str, str]) -> DiagnosticArray:
+def diagnostic_array(
+    stamp,
+    name: str,
+    hardware_id: str,
+    level: bytes,
+    message: str,
+    counts: Mapping[str, int],
+    latency_ms: Mapping[str, tuple[float, float]],
+    rate_hz: float,
+    info: Mapping[str, str],
+) -> DiagnosticArray:
     status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=hardware_id)
     values = [("rate_hz", rate_hz)]
     values += [(f"latency_{stage}_p50_ms", p50) for stage, (p50, _) in latency_ms.items()]

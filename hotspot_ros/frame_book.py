@@ -2,6 +2,7 @@
 
 Plain Python (no ROS): the logger is any object with ``warning(text, throttle_duration_sec=...)``.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@ and the accounting of every image and detections message that does not become a 
 
 Callbacks only file messages into the stamp caches (cheap); each matched frame goes to ``submit``.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -29,8 +30,15 @@ class FrameInputs:
     """``submit(frame)`` gets each matched (image, detections, depth, hands); it returns True when the frame
     replaced one still waiting (counted as dropped busy). ``on_time_jump`` runs when stamps jump back."""
 
-    def __init__(self, node: Any, book: FrameBook, settings: Callable[[], NodeSettings],
-                 submit: Callable[[tuple], bool], on_time_jump: Callable[[], None], cache_size: int) -> None:
+    def __init__(
+        self,
+        node: Any,
+        book: FrameBook,
+        settings: Callable[[], NodeSettings],
+        submit: Callable[[tuple], bool],
+        on_time_jump: Callable[[], None],
+        cache_size: int,
+    ) -> None:
         self._node, self._book, self._settings = node, book, settings
         self._submit, self._on_time_jump = submit, on_time_jump
         self.matcher = FrameMatcher(cache_size)  # images, depth, hands, detections by stamp
@@ -54,8 +62,9 @@ class FrameInputs:
             # The middleware queue only holds messages until the executor files them into the stamp caches
             # (the worker still takes the newest frame only). Depth 1 lost images whenever inference held the
             # GIL for longer than a frame period (measured: 5 of 20 at 5 Hz on 2 busy cores): keep a few.
-            self._subs[topic] = InputSubscription(self._node, msg_type, topic, callback, settings.input_qos, depth,
-                                                  events)
+            self._subs[topic] = InputSubscription(
+                self._node, msg_type, topic, callback, settings.input_qos, depth, events
+            )
 
         add("image", Image, self._on_image, INPUT_QUEUE_DEPTH)
         add("detections", Detection2DArray, self._on_detections, INPUT_QUEUE_DEPTH)
@@ -85,7 +94,8 @@ class FrameInputs:
     def _on_incompatible_qos(self, event) -> None:
         self._node.get_logger().warning(
             f"a publisher's QoS is incompatible with this subscription (policy {event.last_policy_kind}): "
-            "no messages will arrive; set input_qos to match the publisher")
+            "no messages will arrive; set input_qos to match the publisher"
+        )
 
     # ------------------------------------------------------------------------------ callbacks
     def _on_image(self, msg: Image, info: dict) -> None:  # two arguments: rclpy passes MessageInfo
@@ -96,8 +106,9 @@ class FrameInputs:
             self._match_locked()
         if jump is not None:
             self._on_time_jump()
-            self._node.get_logger().warning(f"input stamps jumped back {jump / 1e9:.3f} s (a bag replayed in a "
-                                            "loop?): stamp caches cleared")
+            self._node.get_logger().warning(
+                f"input stamps jumped back {jump / 1e9:.3f} s (a bag replayed in a loop?): stamp caches cleared"
+            )
 
     def _count_lost_locked(self, info: dict | None) -> None:
         """Images the middleware dropped before this callback (transport loss, queue overwritten): gaps in
@@ -138,12 +149,18 @@ class FrameInputs:
             if image is not None and image.publisher_count() > 0:
                 # A publisher is matched, yet its image for these detections never came: lost on the way
                 counters.images_missing += 1
-                self._book.warn("missing", f"detections stamped {t / 1e9:.3f} s: no image with that stamp arrived "
-                                f"although {image.resolved_topic} has a matched publisher (images lost: QoS, "
-                                "bandwidth or a publisher stamping differently); dropped")
+                self._book.warn(
+                    "missing",
+                    f"detections stamped {t / 1e9:.3f} s: no image with that stamp arrived "
+                    f"although {image.resolved_topic} has a matched publisher (images lost: QoS, "
+                    "bandwidth or a publisher stamping differently); dropped",
+                )
             else:
-                self._book.warn("unmatched", f"detections stamped {t / 1e9:.3f} s match no cached image "
-                                f"(tolerance {s.stamp_tolerance_sec} s); dropped")
+                self._book.warn(
+                    "unmatched",
+                    f"detections stamped {t / 1e9:.3f} s match no cached image "
+                    f"(tolerance {s.stamp_tolerance_sec} s); dropped",
+                )
         for frame in frames:  # the newest frame wins: one waiting for the worker is replaced
             if self._submit(frame):
                 counters.frames_dropped_busy += 1

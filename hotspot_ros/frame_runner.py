@@ -6,6 +6,7 @@ published right there, without waiting for the model. Otherwise "inference" runs
 changed objects and publishes. Each stage holds at most one waiting frame: a newer one replaces it and the
 older is counted as dropped, so work never queues; frames are published in stamp order.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,9 +32,15 @@ Publish = Callable[[Any, np.ndarray, FrameResult, tuple[str, ...]], None]
 
 
 class FrameRunner:
-    def __init__(self, book: FrameBook, state: Callable[[], tuple[NodeSettings, FramePipeline | None]],
-                 now_ns: Callable[[], int], publish: Publish, publish_demonstration: Callable[[Any, Any], None],
-                 on_error: Callable[[Exception], None]) -> None:
+    def __init__(
+        self,
+        book: FrameBook,
+        state: Callable[[], tuple[NodeSettings, FramePipeline | None]],
+        now_ns: Callable[[], int],
+        publish: Publish,
+        publish_demonstration: Callable[[Any, Any], None],
+        on_error: Callable[[Exception], None],
+    ) -> None:
         self._book, self._state, self._now_ns = book, state, now_ns
         self._publish, self._publish_demonstration = publish, publish_demonstration
         self.inputs: FrameInputs | None = None  # set by the node: camera_info and the time-jump span
@@ -57,8 +64,9 @@ class FrameRunner:
     def pending(self) -> int:
         return self._prepare.pending() + self._inference.pending()
 
-    def _process(self, image: Image, det: Detection2DArray, depth: Image | None,
-                 hands: Detection2DArray | None) -> None:
+    def _process(
+        self, image: Image, det: Detection2DArray, depth: Image | None, hands: Detection2DArray | None
+    ) -> None:
         s, pipeline = self._state()
         if pipeline is None:
             return
@@ -84,8 +92,9 @@ class FrameRunner:
         k = np.asarray(info.k, np.float64).reshape(3, 3) if info is not None else None
         depth_m = self._decode_depth(depth) if depth is not None and info is not None else None
         t_decode = time.perf_counter() - t0
-        prepared = pipeline.prepare(rgb, detections_from_msg(det), detections_from_msg(hands), depth_m, k,
-                                    stamp_ns(image.header))
+        prepared = pipeline.prepare(
+            rgb, detections_from_msg(det), detections_from_msg(hands), depth_m, k, stamp_ns(image.header)
+        )
         if prepared.demonstration is not None:  # published now: the frame itself may yet be dropped
             self._publish_demonstration(image.header, prepared.demonstration)
         job = (image.header, prepared, pipeline, t0, t_decode, False)
@@ -111,8 +120,9 @@ class FrameRunner:
         t1 = time.perf_counter()
         with self._publish_lock:  # both stages publish: in stamp order, an older frame is dropped
             # ... unless older by more than a time jump: a new time line (a bag replayed in a loop)
-            published = (prepared.stamp_ns >= self._last_published
-                         or (jump_ns > 0 and self._last_published - prepared.stamp_ns > jump_ns))
+            published = prepared.stamp_ns >= self._last_published or (
+                jump_ns > 0 and self._last_published - prepared.stamp_ns > jump_ns
+            )
             if published:
                 self._last_published = prepared.stamp_ns
                 self._publish(header, prepared.rgb, result, pipeline.actions)
@@ -126,8 +136,15 @@ class FrameRunner:
             book.warn(kind, text)
         if published:
             times = result.times
-            book.latency.add_frame({"preprocess": t_decode + times.preprocess, "inference": times.inference,
-                                    "postprocess": times.postprocess, "publish": t2 - t1, "total": t2 - t0})
+            book.latency.add_frame(
+                {
+                    "preprocess": t_decode + times.preprocess,
+                    "inference": times.inference,
+                    "postprocess": times.postprocess,
+                    "publish": t2 - t1,
+                    "total": t2 - t0,
+                }
+            )
 
     def _decode_depth(self, depth: Image) -> np.ndarray | None:
         try:

@@ -2,6 +2,7 @@
 
 Kept free of rclpy imports beyond duck-typed message fields, so it is testable on plain objects.
 """
+
 from __future__ import annotations
 
 import numpy as np

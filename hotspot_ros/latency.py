@@ -1,4 +1,5 @@
 """Counters and rolling per-stage latency statistics of the node (plain Python, no ROS)."""
+
 from __future__ import annotations
 
 import threading

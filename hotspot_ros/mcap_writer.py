@@ -4,6 +4,7 @@ rosbag2 is not on PyPI; the ``mcap`` package writes the container and rclpy seri
 the bytes are exactly what went over the wire. Schemas are the installed .msg definitions with their
 dependencies appended, as rosbag2 stores them.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,21 @@ from mcap.writer import CompressionType, Writer
 from rclpy.serialization import serialize_message
 
 PRIMITIVES = {
-    "bool", "byte", "char", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",
-    "int64", "uint64", "string", "wstring",
+    "bool",
+    "byte",
+    "char",
+    "float32",
+    "float64",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "uint32",
+    "int64",
+    "uint64",
+    "string",
+    "wstring",
 }
 SEPARATOR = "=" * 80
 
@@ -85,14 +99,21 @@ class McapRecorder:
         type_name = type_name_of(msg)
         if type_name not in self._schemas:
             self._schemas[type_name] = self._writer.register_schema(
-                name=type_name, encoding="ros2msg", data=message_definition(type_name).encode())
+                name=type_name, encoding="ros2msg", data=message_definition(type_name).encode()
+            )
         if topic not in self._channels:
             self._channels[topic] = self._writer.register_channel(
-                topic=topic, message_encoding="cdr", schema_id=self._schemas[type_name])
+                topic=topic, message_encoding="cdr", schema_id=self._schemas[type_name]
+            )
         stamp = getattr(getattr(msg, "header", None), "stamp", None)
         publish_ns = stamp.sec * 1_000_000_000 + stamp.nanosec if stamp is not None else log_time_ns
-        self._writer.add_message(self._channels[topic], log_time=log_time_ns, data=serialize_message(msg),
-                                 publish_time=publish_ns, sequence=self.counts.get(topic, 0))
+        self._writer.add_message(
+            self._channels[topic],
+            log_time=log_time_ns,
+            data=serialize_message(msg),
+            publish_time=publish_ns,
+            sequence=self.counts.get(topic, 0),
+        )
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
 """Frame results -> ROS messages (HotspotArray, MarkerArray, overlay Image, HotspotStats)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,7 +33,8 @@ def create_publishers(node, demonstrations: bool) -> dict:
     }
     if demonstrations:
         pubs["demonstrations"] = node.create_lifecycle_publisher(
-            InteractionRecognition, "demonstrations", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+            InteractionRecognition, "demonstrations", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        )
     return pubs
 
 
@@ -48,8 +50,13 @@ def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameOb
         o.class_id = obj.detection.class_id
         o.detection_score = float(obj.detection.score)
         o.reused = bool(obj.reused)
-        o.computed_stamp = header.stamp if not obj.reused else Time(
-            sec=int(obj.computed_stamp_ns // 1_000_000_000), nanosec=int(obj.computed_stamp_ns % 1_000_000_000))
+        o.computed_stamp = (
+            header.stamp
+            if not obj.reused
+            else Time(
+                sec=int(obj.computed_stamp_ns // 1_000_000_000), nanosec=int(obj.computed_stamp_ns % 1_000_000_000)
+            )
+        )
         o.roi = RegionOfInterest(
             x_offset=res.roi.x0, y_offset=res.roi.y0, width=res.roi.width, height=res.roi.height, do_rectify=False
         )
@@ -59,7 +66,9 @@ def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameOb
         o.maps = np.ascontiguousarray(res.maps, dtype=np.float32).ravel().tolist()
         o.map_max = res.map_max.astype(np.float32).tolist()
         for k, a in enumerate(res.action_indices):
-            p = HotspotPeak(action_index=int(a), u=float(res.peaks[k, 0]), v=float(res.peaks[k, 1]), value=float(res.peaks[k, 2]))
+            p = HotspotPeak(
+                action_index=int(a), u=float(res.peaks[k, 0]), v=float(res.peaks[k, 1]), value=float(res.peaks[k, 2])
+            )
             if positions is not None and positions[k] is not None:
                 p.has_position = True
                 p.position = Point(x=positions[k][0], y=positions[k][1], z=positions[k][2])
@@ -68,7 +77,9 @@ def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameOb
     return out
 
 
-def peak_markers(msg: HotspotArray, lifetime_s: float, rays: list[list[tuple[float, float, float] | None]]) -> MarkerArray:
+def peak_markers(
+    msg: HotspotArray, lifetime_s: float, rays: list[list[tuple[float, float, float] | None]]
+) -> MarkerArray:
     """One sphere per object and action at its 3-D peak (on the ray at a default depth without depth).
 
     rays[i][k]: the point to draw for object i, map k, or None (no camera model: nothing to draw).
@@ -100,8 +111,14 @@ def peak_markers(msg: HotspotArray, lifetime_s: float, rays: list[list[tuple[flo
     return out
 
 
-def overlay_image(header, rgb: np.ndarray, action_names: Sequence[str], objects: Sequence[tuple[str, CoreObject]],
-                  threshold: float, top_k: int = 1) -> Image:
+def overlay_image(
+    header,
+    rgb: np.ndarray,
+    action_names: Sequence[str],
+    objects: Sequence[tuple[str, CoreObject]],
+    threshold: float,
+    top_k: int = 1,
+) -> Image:
     """bgr8 picture for people (``hotspot_core.image.overlay``): each object's ``top_k`` actions as blobs on
     the part to touch (the map's region above ``threshold`` of its peak), peaks labelled, a legend."""
     canvas = render_overlay(rgb, objects, action_names, OverlayConfig(top_k=top_k, level=threshold)).image

@@ -12,6 +12,7 @@ The node only wires its parts together: ``FrameInputs`` (subscriptions, stamp ma
 -> ``FrameRunner`` (two worker threads over ``hotspot_core.frame.FramePipeline``) -> ``Outputs`` (publishers);
 ``FrameBook`` holds the counters and latencies they share. Parameters, lifecycle and diagnostics stay here.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,11 +47,22 @@ class HotspotNode(LifecycleNode):
         self._model_path = ""
         self.book = FrameBook(self.get_logger())
         self.outputs = Outputs(self, self.book, lambda: self.settings)
-        self.runner = FrameRunner(self.book, lambda: (self.settings, self.pipeline),
-                                  lambda: self.get_clock().now().nanoseconds, self.outputs.frame,
-                                  self.outputs.demonstration, self._on_frame_error)
-        self.inputs = FrameInputs(self, self.book, lambda: self.settings, self.runner.submit, self._on_time_jump,
-                                  self.settings.image_cache_size)
+        self.runner = FrameRunner(
+            self.book,
+            lambda: (self.settings, self.pipeline),
+            lambda: self.get_clock().now().nanoseconds,
+            self.outputs.frame,
+            self.outputs.demonstration,
+            self._on_frame_error,
+        )
+        self.inputs = FrameInputs(
+            self,
+            self.book,
+            lambda: self.settings,
+            self.runner.submit,
+            self._on_time_jump,
+            self.settings.image_cache_size,
+        )
         self.runner.inputs = self.inputs
         self._stats_timer = None
         # /diagnostics in every state until shutdown (ERROR while not active), at the stats period
@@ -91,8 +103,9 @@ class HotspotNode(LifecycleNode):
     def _load_model(self) -> None:
         s = self.settings
         demonstration = s.demonstration_settings() if s.demonstration_mode else None
-        self.pipeline, self._model_path = FramePipeline.load(s.inference_config(), s.frame_config(),
-                                                             demonstration, s.demonstration_model_path)
+        self.pipeline, self._model_path = FramePipeline.load(
+            s.inference_config(), s.frame_config(), demonstration, s.demonstration_model_path
+        )
         self.get_logger().info(f"inference: {self.pipeline.predictor.backend.describe()}")  # precision truly used
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -165,11 +178,23 @@ class HotspotNode(LifecycleNode):
         counts = self.counts()
         counts.update({f"accounting_{k}": v for k, v in frame_accounting(counts).items()})
         pipeline = self.pipeline
-        level, message = level_and_message(pipeline is not None and self.inputs.subscribed, counts,
-                                           self._diag_before)
+        level, message = level_and_message(pipeline is not None and self.inputs.subscribed, counts, self._diag_before)
         self._diag_before = counts
-        info = {"model": self._model_path, "backend": pipeline.describe() if pipeline else "",
-                "input_qos": self.settings.input_qos}
-        self._diag_pub.publish(diagnostic_array(
-            self.get_clock().now().to_msg(), f"{self.get_name()}: hotspots", self.get_fully_qualified_name(),
-            level, message, counts, self.book.latency.percentiles(), self.book.latency.rate_hz(), info))
+        info = {
+            "model": self._model_path,
+            "backend": pipeline.describe() if pipeline else "",
+            "input_qos": self.settings.input_qos,
+        }
+        self._diag_pub.publish(
+            diagnostic_array(
+                self.get_clock().now().to_msg(),
+                f"{self.get_name()}: hotspots",
+                self.get_fully_qualified_name(),
+                level,
+                message,
+                counts,
+                self.book.latency.percentiles(),
+                self.book.latency.rate_hz(),
+                info,
+            )
+        )

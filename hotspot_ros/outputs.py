@@ -1,5 +1,6 @@
 """The node's output topics: hotspots, markers, the overlay (rendered only while subscribed), the action
 names (latched), stats and recognised demonstrations. Encoding lives in ``messages``; this publishes."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,9 @@ class Outputs:
         self._pubs["markers"].publish(peak_markers(msg, s.marker_lifetime_sec, [o.markers for o in result.objects]))
         if self._pubs["overlay"].get_subscription_count() > 0:
             labels = [(o.label, o.hotspots) for o in result.objects]
-            self._pubs["overlay"].publish(overlay_image(header, rgb, actions, labels, s.overlay_threshold,
-                                                        s.overlay_top_k))
+            self._pubs["overlay"].publish(
+                overlay_image(header, rgb, actions, labels, s.overlay_threshold, s.overlay_top_k)
+            )
             self._book.count("overlays_rendered")
 
     def demonstration(self, header, demonstration) -> None:

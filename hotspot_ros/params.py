@@ -3,6 +3,7 @@
 ``config/hotspot.yaml`` holds the same names; the node declares each with a ParameterDescriptor built
 from this table, and the runtime-changeable ones are applied by its parameter callback.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -29,65 +30,130 @@ PARAMS: dict[str, Param] = {
     "model_path": Param("", "Hotspot checkpoint (.safetensors); empty: the shipped demo model"),
     "device": Param("auto", "Inference device", choices=("auto", "cpu", "cuda")),
     "backend": Param("torch", "Inference backend", choices=("torch", "onnxruntime", "tensorrt")),
-    "precision": Param("auto", "Inference precision (auto: fp16 on CUDA, fp32 on CPU; int8: tensorrt/onnxruntime with calibration_path)",
-                       choices=("auto", "fp32", "fp16", "bf16", "int8")),
+    "precision": Param(
+        "auto",
+        "Inference precision (auto: fp16 on CUDA, fp32 on CPU; int8: tensorrt/onnxruntime with calibration_path)",
+        choices=("auto", "fp32", "fp16", "bf16", "int8"),
+    ),
     "top_k": Param(0, "Compute maps only for the k most likely actions (0: all actions)", 0, 64, 1),
     "onnx_path": Param("", "ONNX export for onnxruntime/tensorrt (empty: export the model into cache_dir)"),
-    "cache_dir": Param("", "Where exported ONNX files and TensorRT engines are cached (empty: ~/.cache/interaction_hotspots)"),
+    "cache_dir": Param(
+        "", "Where exported ONNX files and TensorRT engines are cached (empty: ~/.cache/interaction_hotspots)"
+    ),
     "calibration_path": Param("", "int8 only: .npy of normalised crops (N,3,S,S) to calibrate with"),
-    "cuda_graphs": Param(False, "torch backend on CUDA: replay CUDA graphs captured for batch sizes 1, 2, 4, 8, max_objects"),
+    "cuda_graphs": Param(
+        False, "torch backend on CUDA: replay CUDA graphs captured for batch sizes 1, 2, 4, 8, max_objects"
+    ),
     "torch_compile": Param(False, "torch backend: torch.compile the graph at configure (slow start)"),
     "inference_threads": Param(0, "CPU threads for inference (0: the library default)", 0, 256, 1),
     "warmup_runs": Param(1, "Model runs on a blank crop at activation, so the first frame is not slow", 0, 10, 1),
     # inputs
-    "input_qos": Param("auto", "QoS of the input subscriptions: auto matches the publishers' reliability and durability "
-                       "(as rosbag2 does, logged), sensor_data is best effort, reliable is reliable",
-                       choices=("auto", "sensor_data", "reliable")),
-    "use_depth": Param(False, "Subscribe to the aligned depth image and publish 3-D peaks (camera_info is always "
-                       "subscribed: without depth, markers sit on the peak ray at marker_default_depth_m)"),
+    "input_qos": Param(
+        "auto",
+        "QoS of the input subscriptions: auto matches the publishers' reliability and durability "
+        "(as rosbag2 does, logged), sensor_data is best effort, reliable is reliable",
+        choices=("auto", "sensor_data", "reliable"),
+    ),
+    "use_depth": Param(
+        False,
+        "Subscribe to the aligned depth image and publish 3-D peaks (camera_info is always "
+        "subscribed: without depth, markers sit on the peak ray at marker_default_depth_m)",
+    ),
     "use_hand_topic": Param(False, "Subscribe to a separate hand-detections topic for the contact test"),
     "image_cache_size": Param(30, "Recent images kept for stamp matching", 1, 300, 1),
-    "stamp_tolerance_sec": Param(0.005, "Max stamp difference to pair detections with an image", 0.0, 1.0, read_only=False),
-    "max_frame_age_sec": Param(0.0, "Drop frames whose stamp is older than this vs the node clock (0: off)", 0.0, 10.0, read_only=False),
+    "stamp_tolerance_sec": Param(
+        0.005, "Max stamp difference to pair detections with an image", 0.0, 1.0, read_only=False
+    ),
+    "max_frame_age_sec": Param(
+        0.0, "Drop frames whose stamp is older than this vs the node clock (0: off)", 0.0, 10.0, read_only=False
+    ),
     # object selection (changeable at run time)
     "min_detection_score": Param(0.0, "Ignore detections scoring below this", 0.0, 1.0, read_only=False),
     "object_classes": Param([""], "Only these detection classes are processed (empty string: all)", read_only=False),
-    "hand_classes": Param(["hand"], "Detection classes that are hands (never processed, used for contact)", read_only=False),
-    "contact_margin_px": Param(4.0, "A hand box within this many pixels of an object means contact", 0.0, 200.0, read_only=False),
-    "stability_frames": Param(0, "Frames an object's box must stay put to count as at rest (0: off)", 0, 60, 1, read_only=False),
+    "hand_classes": Param(
+        ["hand"], "Detection classes that are hands (never processed, used for contact)", read_only=False
+    ),
+    "contact_margin_px": Param(
+        4.0, "A hand box within this many pixels of an object means contact", 0.0, 200.0, read_only=False
+    ),
+    "stability_frames": Param(
+        0, "Frames an object's box must stay put to count as at rest (0: off)", 0, 60, 1, read_only=False
+    ),
     "stability_iou": Param(0.8, "Minimum box IoU across those frames", 0.0, 1.0, read_only=False),
     "box_padding": Param(0.1, "Crop padding on each side, fraction of the box size", 0.0, 1.0, read_only=False),
-    "min_box_size_px": Param(8, "Boxes smaller than this on a side after clamping are skipped", 1, 4096, 1, read_only=False),
+    "min_box_size_px": Param(
+        8, "Boxes smaller than this on a side after clamping are skipped", 1, 4096, 1, read_only=False
+    ),
     "max_objects": Param(16, "At most this many objects per frame (highest scores first)", 1, 256, 1, read_only=False),
     # result reuse (hotspot_core/reuse.py; changeable at run time)
-    "reuse_results": Param(True, "Reuse an object's hotspots while its box and crop stay the same (false: run the "
-                                 "model on every object of every frame)", read_only=False),
-    "reuse_min_box_iou": Param(0.9, "Reuse only while the box overlaps the one the result was computed on by this IoU",
-                               0.01, 1.0, read_only=False),
-    "reuse_max_difference": Param(10.0, "Reuse only while no cell of the downsampled crop differs by more than this "
-                                        "many grey levels (0-255)", 0.0, 255.0, read_only=False),
-    "reuse_fingerprint_size": Param(8, "Cells per side of the downsampled crop compared for reuse", 1, 64, 1,
-                                    read_only=False),
-    "reuse_expire_sec": Param(1.0, "Forget an object's result when it has not been seen for this long", 0.0, 60.0,
-                              read_only=False),
-    "reuse_max_age_sec": Param(10.0, "Recompute a reused result this old even if its crop looks unchanged (0: never)",
-                               0.0, 3600.0, read_only=False),
+    "reuse_results": Param(
+        True,
+        "Reuse an object's hotspots while its box and crop stay the same (false: run the "
+        "model on every object of every frame)",
+        read_only=False,
+    ),
+    "reuse_min_box_iou": Param(
+        0.9,
+        "Reuse only while the box overlaps the one the result was computed on by this IoU",
+        0.01,
+        1.0,
+        read_only=False,
+    ),
+    "reuse_max_difference": Param(
+        10.0,
+        "Reuse only while no cell of the downsampled crop differs by more than this many grey levels (0-255)",
+        0.0,
+        255.0,
+        read_only=False,
+    ),
+    "reuse_fingerprint_size": Param(
+        8, "Cells per side of the downsampled crop compared for reuse", 1, 64, 1, read_only=False
+    ),
+    "reuse_expire_sec": Param(
+        1.0, "Forget an object's result when it has not been seen for this long", 0.0, 60.0, read_only=False
+    ),
+    "reuse_max_age_sec": Param(
+        10.0,
+        "Recompute a reused result this old even if its crop looks unchanged (0: never)",
+        0.0,
+        3600.0,
+        read_only=False,
+    ),
     "reuse_max_entries": Param(64, "Objects whose results are remembered at most", 1, 4096, 1, read_only=False),
     # outputs
-    "overlay_top_k": Param(1, "Overlay: actions drawn per object, most likely first, each as a blob on the part to "
-                              "touch (0: every action that has a map)", 0, 64, 1, read_only=False),
-    "overlay_threshold": Param(0.5, "Overlay: a blob is the region of the action's map at or above this fraction of "
-                                    "its peak", 0.0, 1.0, read_only=False),
+    "overlay_top_k": Param(
+        1,
+        "Overlay: actions drawn per object, most likely first, each as a blob on the part to "
+        "touch (0: every action that has a map)",
+        0,
+        64,
+        1,
+        read_only=False,
+    ),
+    "overlay_threshold": Param(
+        0.5,
+        "Overlay: a blob is the region of the action's map at or above this fraction of its peak",
+        0.0,
+        1.0,
+        read_only=False,
+    ),
     "marker_lifetime_sec": Param(0.5, "Lifetime of peak markers", 0.0, 60.0, read_only=False),
-    "marker_default_depth_m": Param(1.0, "Without valid depth, markers sit on the peak's ray at this distance", 0.05, 100.0, read_only=False),
+    "marker_default_depth_m": Param(
+        1.0, "Without valid depth, markers sit on the peak's ray at this distance", 0.05, 100.0, read_only=False
+    ),
     "stats_period_sec": Param(5.0, "Period of the stats topic and log line", 0.1, 3600.0),
     # watching a person demonstrate an interaction (Dual Attention Network; off by default)
-    "demonstration_mode": Param(False, "Recognise demonstrated interactions (action, object, attention, box) on 'demonstrations'"),
+    "demonstration_mode": Param(
+        False, "Recognise demonstrated interactions (action, object, attention, box) on 'demonstrations'"
+    ),
     "demonstration_model_path": Param("", "DAN checkpoint from training.train_dan (required with demonstration_mode)"),
     "demonstration_clip_frames": Param(16, "Recent frames kept as the clip", 2, 64, 1),
-    "demonstration_contact_frames": Param(3, "Consecutive hand-object contact frames that start an interaction", 1, 30, 1),
-    "demonstration_trigger": Param("release", "Recognise when the hand lets go, or as soon as contact starts",
-                                   choices=("release", "contact")),
+    "demonstration_contact_frames": Param(
+        3, "Consecutive hand-object contact frames that start an interaction", 1, 30, 1
+    ),
+    "demonstration_trigger": Param(
+        "release", "Recognise when the hand lets go, or as soon as contact starts", choices=("release", "contact")
+    ),
 }
 
 
@@ -153,29 +219,50 @@ class NodeSettings:
     def frame_config(self) -> FrameConfig:
         """The per-frame rules of the core pipeline (changeable at run time)."""
         return FrameConfig(
-            min_detection_score=self.min_detection_score, object_classes=tuple(self.object_classes),
-            hand_classes=tuple(self.hand_classes), contact_margin_px=self.contact_margin_px,
-            stability_frames=self.stability_frames, stability_iou=self.stability_iou, box_padding=self.box_padding,
-            min_box_size_px=self.min_box_size_px, max_objects=self.max_objects,
+            min_detection_score=self.min_detection_score,
+            object_classes=tuple(self.object_classes),
+            hand_classes=tuple(self.hand_classes),
+            contact_margin_px=self.contact_margin_px,
+            stability_frames=self.stability_frames,
+            stability_iou=self.stability_iou,
+            box_padding=self.box_padding,
+            min_box_size_px=self.min_box_size_px,
+            max_objects=self.max_objects,
             marker_default_depth_m=self.marker_default_depth_m,
-            reuse=ReuseConfig(enabled=self.reuse_results, min_box_iou=self.reuse_min_box_iou,
-                              max_difference=self.reuse_max_difference, fingerprint_size=self.reuse_fingerprint_size,
-                              expire_sec=self.reuse_expire_sec, max_age_sec=self.reuse_max_age_sec,
-                              max_entries=self.reuse_max_entries),
+            reuse=ReuseConfig(
+                enabled=self.reuse_results,
+                min_box_iou=self.reuse_min_box_iou,
+                max_difference=self.reuse_max_difference,
+                fingerprint_size=self.reuse_fingerprint_size,
+                expire_sec=self.reuse_expire_sec,
+                max_age_sec=self.reuse_max_age_sec,
+                max_entries=self.reuse_max_entries,
+            ),
         )
 
     def inference_config(self) -> InferenceConfig:
         return InferenceConfig(
-            model_path=self.model_path, device=self.device, backend=self.backend, precision=self.precision,
-            top_k=self.top_k, onnx_path=self.onnx_path, cache_dir=self.cache_dir,
-            calibration_path=self.calibration_path, cuda_graphs=self.cuda_graphs, torch_compile=self.torch_compile,
-            threads=self.inference_threads, max_objects=self.max_objects,
+            model_path=self.model_path,
+            device=self.device,
+            backend=self.backend,
+            precision=self.precision,
+            top_k=self.top_k,
+            onnx_path=self.onnx_path,
+            cache_dir=self.cache_dir,
+            calibration_path=self.calibration_path,
+            cuda_graphs=self.cuda_graphs,
+            torch_compile=self.torch_compile,
+            threads=self.inference_threads,
+            max_objects=self.max_objects,
         )
 
     def demonstration_settings(self) -> DemonstrationSettings:
-        return DemonstrationSettings(clip_frames=self.demonstration_clip_frames,
-                                     contact_frames=self.demonstration_contact_frames,
-                                     trigger=self.demonstration_trigger, contact_margin_px=self.contact_margin_px)
+        return DemonstrationSettings(
+            clip_frames=self.demonstration_clip_frames,
+            contact_frames=self.demonstration_contact_frames,
+            trigger=self.demonstration_trigger,
+            contact_margin_px=self.contact_margin_px,
+        )
 
 
 def apply_changes(values: dict[str, Any], changes: dict[str, Any]) -> tuple[NodeSettings | None, str, list[str]]:

@@ -6,6 +6,7 @@ than a publisher offers never matches it), so a reliable camera driver gets a re
 (no large image lost on the way) and a best-effort one a best-effort subscription. The choice is
 logged. ``sensor_data`` (best effort) and ``reliable`` are fixed profiles, created at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -26,20 +27,32 @@ def profile_for_publishers(offered: Sequence[QoSProfile], depth: int) -> tuple[Q
     """The profile matching every offered one (rosbag2's rule), and a short description of the choice."""
     reliable = all(q.reliability == ReliabilityPolicy.RELIABLE for q in offered)
     latched = all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in offered)
-    profile = QoSProfile(depth=depth,
-                         reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+    profile = QoSProfile(
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
+    )
     kinds = sorted({f"{q.reliability.name.lower()}/{q.durability.name.lower()}" for q in offered})
-    why = (f"{'reliable' if reliable else 'best_effort'}, {'transient_local' if latched else 'volatile'} "
-           f"(matching {len(offered)} publisher(s): {', '.join(kinds)})")
+    why = (
+        f"{'reliable' if reliable else 'best_effort'}, {'transient_local' if latched else 'volatile'} "
+        f"(matching {len(offered)} publisher(s): {', '.join(kinds)})"
+    )
     return profile, why
 
 
 class InputSubscription:
     """One input topic's subscription: now (fixed QoS) or when the first publishers appear (``auto``)."""
 
-    def __init__(self, node: Any, msg_type: type, topic: str, callback: Callable, choice: str, depth: int,
-                 event_callbacks: Any = None) -> None:
+    def __init__(
+        self,
+        node: Any,
+        msg_type: type,
+        topic: str,
+        callback: Callable,
+        choice: str,
+        depth: int,
+        event_callbacks: Any = None,
+    ) -> None:
         self._node, self._type, self._topic, self._callback = node, msg_type, topic, callback
         self._depth, self._events = depth, event_callbacks
         self.subscription = None
@@ -69,8 +82,9 @@ class InputSubscription:
 
     def _create(self, profile: QoSProfile) -> None:
         self.profile = profile
-        self.subscription = self._node.create_subscription(self._type, self._topic, self._callback, profile,
-                                                           event_callbacks=self._events)
+        self.subscription = self._node.create_subscription(
+            self._type, self._topic, self._callback, profile, event_callbacks=self._events
+        )
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

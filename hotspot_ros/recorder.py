@@ -8,6 +8,7 @@ first one, or after ``--timeout`` seconds; then writes summary.json and prints i
 
     python -m hotspot_ros.recorder --output outputs/demo --expect 18
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,10 +80,16 @@ class Recorder(Node):
         self.stats_received = 0
         self.last_message = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
         self.hotspots_sub = self.create_subscription(HotspotArray, "hotspots", self._on_hotspots, reliable)
-        self.create_subscription(HotspotArray, "hotspots/actions", lambda m: self._record("/hotspots/actions", m), latched)
-        self.create_subscription(MarkerArray, "hotspots/markers", lambda m: self._record("/hotspots/markers", m), reliable)
+        self.create_subscription(
+            HotspotArray, "hotspots/actions", lambda m: self._record("/hotspots/actions", m), latched
+        )
+        self.create_subscription(
+            MarkerArray, "hotspots/markers", lambda m: self._record("/hotspots/markers", m), reliable
+        )
         self.create_subscription(HotspotStats, "hotspots/stats", self._on_stats, reliable)
         if overlays:
             self.create_subscription(Image, "hotspots/overlay", self._on_overlay, reliable)
@@ -123,11 +130,16 @@ class Recorder(Node):
         }
         if s is not None:
             out["node"] = {
-                "frames_received": s.frames_received, "frames_processed": s.frames_processed,
-                "frames_dropped_busy": s.frames_dropped_busy, "frames_dropped_stale": s.frames_dropped_stale,
-                "objects_processed": s.objects_processed, "objects_reused": s.objects_reused,
-                "latency_ms": {name: {"p50": p50, "p95": p95}
-                               for name, p50, p95 in zip(s.stage_names, s.latency_p50_ms, s.latency_p95_ms)},
+                "frames_received": s.frames_received,
+                "frames_processed": s.frames_processed,
+                "frames_dropped_busy": s.frames_dropped_busy,
+                "frames_dropped_stale": s.frames_dropped_stale,
+                "objects_processed": s.objects_processed,
+                "objects_reused": s.objects_reused,
+                "latency_ms": {
+                    name: {"p50": p50, "p95": p95}
+                    for name, p50, p95 in zip(s.stage_names, s.latency_p50_ms, s.latency_p95_ms)
+                },
             }
         return out
 
@@ -139,10 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=8.0)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--no-overlays", action="store_true")
-    parser.add_argument("--ready-file", type=Path, default=None,
-                        help="written once the node's hotspots publisher is seen and a stats message has arrived, so "
-                             "a launcher can start the camera only then (a volatile message published before the "
-                             "node's writers have matched this recorder would be lost)")
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="written once the node's hotspots publisher is seen and a stats message has arrived, so "
+        "a launcher can start the camera only then (a volatile message published before the "
+        "node's writers have matched this recorder would be lost)",
+    )
     args, ros_args = parser.parse_known_args(argv)
     stop_signals.install()  # Ctrl-C (sent twice under ros2 launch) ends it cleanly
     rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)

@@ -10,6 +10,7 @@ The signal handlers are installed before anything else is imported (rclpy, torch
 inside ``run_node``), so a Ctrl-C while the node imports or loads is handled too. Only a Ctrl-C during
 the Python interpreter's own start-up (the first fraction of a second) still gets Python's default.
 """
+
 from __future__ import annotations
 
 import sys
@@ -60,12 +61,23 @@ def parse_args(argv: list[str]) -> tuple:
     if "--ros-args" in argv:
         i = argv.index("--ros-args")
         argv, ros_args = argv[:i], argv[i:]
-    parser = argparse.ArgumentParser(prog="hotspot-node", description="Interaction hotspots lifecycle node.",
-                                     epilog=USAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params-file", type=Path, default=default_params_file(),
-                        help="parameters YAML (default: the shipped config/hotspot.yaml)")
-    parser.add_argument("--no-autostart", action="store_true",
-                        help="start unconfigured and wait for lifecycle transitions (a lifecycle manager)")
+    parser = argparse.ArgumentParser(
+        prog="hotspot-node",
+        description="Interaction hotspots lifecycle node.",
+        epilog=USAGE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--params-file",
+        type=Path,
+        default=default_params_file(),
+        help="parameters YAML (default: the shipped config/hotspot.yaml)",
+    )
+    parser.add_argument(
+        "--no-autostart",
+        action="store_true",
+        help="start unconfigured and wait for lifecycle transitions (a lifecycle manager)",
+    )
     args = parser.parse_args(argv)
     if args.params_file is not None and not args.params_file.is_file():
         parser.error(f"parameters file not found: {args.params_file}")
@@ -97,8 +109,9 @@ def run_node(node_class: type | None = None, argv: list[str] | None = None) -> i
         if not args.no_autostart:
             for name, trigger in (("configure", node.trigger_configure), ("activate", node.trigger_activate)):
                 if trigger() != TransitionCallbackReturn.SUCCESS:
-                    node.get_logger().fatal(f"autostart: {name} failed (see above); exiting with code "
-                                            f"{EXIT_START_FAILED}")
+                    node.get_logger().fatal(
+                        f"autostart: {name} failed (see above); exiting with code {EXIT_START_FAILED}"
+                    )
                     return (code := EXIT_START_FAILED)
         while rclpy.ok():
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)

@@ -5,6 +5,7 @@ source image's stamp. Exits after the sequence (optionally looped).
 
     python -m hotspot_ros.sample_source --rate 10 --loops 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,20 +77,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
     parser.add_argument("--loops", type=int, default=1)
     parser.add_argument("--frame-id", default="camera_color_optical_frame")
-    parser.add_argument("--qos", choices=("sensor_data", "reliable"), default="reliable",
-                        help="reliable: no frame lost on the way (the node must use input_qos reliable too)")
+    parser.add_argument(
+        "--qos",
+        choices=("sensor_data", "reliable"),
+        default="reliable",
+        help="reliable: no frame lost on the way (the node must use input_qos reliable too)",
+    )
     parser.add_argument("--wait-subscribers", type=float, default=120.0, help="seconds to wait for the node")
     args, ros_args = parser.parse_known_args(argv)
     frames = load_samples(args.samples)
     stop_signals.install()  # Ctrl-C (sent twice under ros2 launch) ends it cleanly
     rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("sample_source")
-    qos = qos_profile_sensor_data if args.qos == "sensor_data" else QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    qos = (
+        qos_profile_sensor_data
+        if args.qos == "sensor_data"
+        else QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    )
     image_pub = node.create_publisher(Image, "image", qos)
     det_pub = node.create_publisher(Detection2DArray, "detections", QoSProfile(depth=5, reliability=qos.reliability))
     try:
         deadline = time.monotonic() + args.wait_subscribers
-        while (image_pub.get_subscription_count() == 0 or det_pub.get_subscription_count() == 0) and time.monotonic() < deadline:
+        while (
+            image_pub.get_subscription_count() == 0 or det_pub.get_subscription_count() == 0
+        ) and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
         if image_pub.get_subscription_count() == 0:
             node.get_logger().error("nobody subscribed to the image topic: is the hotspot node running?")

@@ -2,6 +2,7 @@
 
 Plain Python over (stamp in nanoseconds, payload) pairs, so it is tested without ROS.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -146,6 +147,6 @@ class FrameMatcher(Generic[T]):
                 keep.append((t, det))
         if len(keep) > self.size:  # detections with no images at all
             unmatched += [t for t, _ in keep[: len(keep) - self.size]]
-            keep = keep[-self.size:]
+            keep = keep[-self.size :]
         self._detections = keep
         return frames, unmatched

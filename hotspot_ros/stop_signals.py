@@ -11,6 +11,7 @@ handlers would shut the context down under our feet instead, and spin in short s
 pending interrupt is seen promptly. Only the standard library is imported here: ``install()`` runs
 before rclpy, torch and the model are imported, so a Ctrl-C while they load is handled too.
 """
+
 from __future__ import annotations
 
 import signal

@@ -8,6 +8,7 @@ overlay PNGs and summary.json into `output_dir` and exits after the last frame's
 nothing new arrived for `idle_sec`), which ends the whole launch. Ctrl-C ends it at any time.
 Without `launch` (PyPI set-ups), `make demo` runs the same three processes.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def _start_camera_when_ready(camera: ExecuteProcess):
             return []
         started.append(True)
         return [camera]
+
     return on_stdout
 
 
@@ -53,28 +55,60 @@ def generate_launch_description() -> LaunchDescription:
     # the distribution's python3 on a robot): they import hotspot_ros like the node does.
     python = sys.executable or "python3"
     camera = ExecuteProcess(
-        cmd=[python, "-m", "hotspot_ros.sample_source", "--samples", str(samples),
-             "--rate", LaunchConfiguration("rate_hz")],
-        name="sample_source", output="screen")
+        cmd=[
+            python,
+            "-m",
+            "hotspot_ros.sample_source",
+            "--samples",
+            str(samples),
+            "--rate",
+            LaunchConfiguration("rate_hz"),
+        ],
+        name="sample_source",
+        output="screen",
+    )
     recorder = ExecuteProcess(
-        cmd=[python, "-m", "hotspot_ros.recorder", "--output", LaunchConfiguration("output_dir"),
-             "--expect", str(frames), "--idle", LaunchConfiguration("idle_sec")],
-        name="recorder", output="screen")
-    return LaunchDescription([
-        DeclareLaunchArgument("output_dir", default_value="hotspots_demo_output",
-                              description="Where the MCAP, overlay PNGs and summary.json go"),
-        DeclareLaunchArgument("rate_hz", default_value="5.0", description="Sample camera rate"),
-        DeclareLaunchArgument("idle_sec", default_value="15.0",
-                              description="The recorder stops once no hotspots arrived for this long"),
-        DeclareLaunchArgument("params_file", default_value=str(share / "config" / "hotspot.yaml"),
-                              description="Node parameters (YAML)"),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(str(share / "launch" / "hotspots.launch.py")),
-            launch_arguments={"params_file": LaunchConfiguration("params_file")}.items()),
-        recorder,
-        # The camera starts once the recorder is matched to the node's outputs (it says so on stdout): the
-        # first frames' hotspots would otherwise be published before the node's side of the match.
-        RegisterEventHandler(OnProcessIO(target_action=recorder, on_stdout=_start_camera_when_ready(camera))),
-        # The demo is over when the recorder has everything: end the node and the source with it.
-        RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=_end_when_recorded)),
-    ])
+        cmd=[
+            python,
+            "-m",
+            "hotspot_ros.recorder",
+            "--output",
+            LaunchConfiguration("output_dir"),
+            "--expect",
+            str(frames),
+            "--idle",
+            LaunchConfiguration("idle_sec"),
+        ],
+        name="recorder",
+        output="screen",
+    )
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "output_dir",
+                default_value="hotspots_demo_output",
+                description="Where the MCAP, overlay PNGs and summary.json go",
+            ),
+            DeclareLaunchArgument("rate_hz", default_value="5.0", description="Sample camera rate"),
+            DeclareLaunchArgument(
+                "idle_sec",
+                default_value="15.0",
+                description="The recorder stops once no hotspots arrived for this long",
+            ),
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=str(share / "config" / "hotspot.yaml"),
+                description="Node parameters (YAML)",
+            ),
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(str(share / "launch" / "hotspots.launch.py")),
+                launch_arguments={"params_file": LaunchConfiguration("params_file")}.items(),
+            ),
+            recorder,
+            # The camera starts once the recorder is matched to the node's outputs (it says so on stdout): the
+            # first frames' hotspots would otherwise be published before the node's side of the match.
+            RegisterEventHandler(OnProcessIO(target_action=recorder, on_stdout=_start_camera_when_ready(camera))),
+            # The demo is over when the recorder has everything: end the node and the source with it.
+            RegisterEventHandler(OnProcessExit(target_action=recorder, on_exit=_end_when_recorded)),
+        ]
+    )

@@ -19,6 +19,7 @@ Topic arguments remap the node's inputs; left empty the node's names stay (`imag
 Set-ups without `launch` (PyPI): `hotspot-node --params-file config/hotspot.yaml --ros-args -r image:=...`
 starts the same node with the same YAML file.
 """
+
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
@@ -58,16 +59,18 @@ def _node(context: LaunchContext) -> list:
     overrides = {name: get(name) for name in OVERRIDES if get(name)}
     if overrides:
         parameters.append(overrides)  # after the file: explicit arguments win
-    return [LifecycleNode(
-        package="interaction_hotspots",
-        executable="hotspot_node",
-        name=get("node_name"),
-        namespace=get("namespace"),
-        parameters=parameters,
-        remappings=[(topic, get(topic)) for topic in TOPICS if get(topic)],
-        arguments=[] if _is_true(get("autostart")) else ["--no-autostart"],
-        output="screen",
-    )]
+    return [
+        LifecycleNode(
+            package="interaction_hotspots",
+            executable="hotspot_node",
+            name=get("node_name"),
+            namespace=get("namespace"),
+            parameters=parameters,
+            remappings=[(topic, get(topic)) for topic in TOPICS if get(topic)],
+            arguments=[] if _is_true(get("autostart")) else ["--no-autostart"],
+            output="screen",
+        )
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:

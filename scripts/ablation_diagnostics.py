@@ -20,6 +20,7 @@ and the share of map mass that comes from negative backbone features.
         --method lstm_gradcam=runs/protocol/seen/lstm_gradcam/model.safetensors \
         --method ours=runs/protocol/seen/ours/model.safetensors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,9 @@ def coarsen(m: np.ndarray, grid: int) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data-root", type=Path, required=True, help="an OPRA-layout world (its test images)")
-    p.add_argument("--method", dest="methods", action="append", type=parse_method, required=True,
-                   metavar="NAME=CHECKPOINT")
+    p.add_argument(
+        "--method", dest="methods", action="append", type=parse_method, required=True, metavar="NAME=CHECKPOINT"
+    )
     p.add_argument("--grids", type=int, nargs="+", default=[5], help="coarse grid sides to score at")
     p.add_argument("--ring", type=int, default=2, help="width in cells of the outer ring of the mass share")
     p.add_argument("--checks", action="store_true", help="also compare analytic with autograd maps per checkpoint")
@@ -108,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = method_maps(name, ckpt, ds, torch.device("cpu"))
         side = next(iter(raw.values())).shape[0]
         variants = [(f"{side}x{side} (as trained)", raw)]
-        variants += [(f"coarsened to {g}x{g}", {k: coarsen(v, g) for k, v in raw.items()})
-                     for g in args.grids if g < side]
+        variants += [
+            (f"coarsened to {g}x{g}", {k: coarsen(v, g) for k, v in raw.items()}) for g in args.grids if g < side
+        ]
         for what, preds in variants:
             s = evaluate(preds, gts, res=28, seed=args.seed)
             cells = [f"{s[m]['mean']:.3f} ± {s[m]['sem']:.3f}" for m in METRICS]
@@ -122,8 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name == "direct_cls":
                 continue
             rel, neg = analytic_checks(ckpt, ds)
-            print(f"{ckpt}: analytic vs autograd max rel. difference {rel:.1e}; "
-                  f"map mass from negative features {neg:.2f}", flush=True)
+            print(
+                f"{ckpt}: analytic vs autograd max rel. difference {rel:.1e}; "
+                f"map mass from negative features {neg:.2f}",
+                flush=True,
+            )
     return 0
 
 

@@ -7,6 +7,7 @@ Runs ``training.train`` twice on the same config -- once reading images through 
 step, once from a freshly built cache (``--cache-views`` views, default: one per epoch) -- and prints
 the mean epoch time of each, their ratio, the one-off cache build time and the break-even epoch count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,18 @@ def main() -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_cache_"))
     data = DatasetConfig(name="opra", root=args.data_root, crop=args.crop, resize=args.resize, max_len=args.max_len)
-    common = dict(dataset=data, backbone=args.backbone, backbone_weights=args.backbone_weights, epochs=args.epochs,
-                  batch_size=args.batch_size, num_workers=args.num_workers, progress=False, tensorboard=False,
-                  cache_views=args.cache_views or args.epochs, threads=args.threads)
+    common = dict(
+        dataset=data,
+        backbone=args.backbone,
+        backbone_weights=args.backbone_weights,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        progress=False,
+        tensorboard=False,
+        cache_views=args.cache_views or args.epochs,
+        threads=args.threads,
+    )
     train(TrainConfig(out_dir=work / "plain", **common))
     cached = train(TrainConfig(out_dir=work / "cached", cache_features=work / "cache", **common))
     plain_s = _epoch_seconds(work / "plain")
@@ -59,8 +69,10 @@ def main() -> int:
     mean_cached = sum(cached_s) / len(cached_s)
     print(f"epoch time without cache: {mean_plain:.2f} s  (epochs: {', '.join(f'{s:.2f}' for s in plain_s)})")
     print(f"epoch time with cache:    {mean_cached:.3f} s  (epochs: {', '.join(f'{s:.3f}' for s in cached_s)})")
-    print(f"speed-up: {mean_plain / mean_cached:.1f}x per epoch; cache build {build_s:.1f} s "
-          f"({build_s / mean_plain:.2f} uncached epochs; {cached.seconds:.1f} s for the whole cached run)")
+    print(
+        f"speed-up: {mean_plain / mean_cached:.1f}x per epoch; cache build {build_s:.1f} s "
+        f"({build_s / mean_plain:.2f} uncached epochs; {cached.seconds:.1f} s for the whole cached run)"
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ action), and prints the ratio. Random weights: speed does not depend on them.
 
     .venv/bin/python scripts/bench_core.py --backbones resnet18_dilated resnet50_dilated --batch 1 --actions 7
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,23 @@ def main() -> None:
 
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch}, "
-          f"{args.actions} actions, input {args.input_size}, median of {args.repeats}")
-    print(f"{'backbone':18s} {'features':>10s} {'logits':>10s} {'maps analytic':>14s} {'maps autograd':>14s} "
-          f"{'maps loop':>10s} {'loop/analytic':>14s}  (ms per crop)")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch}, "
+        f"{args.actions} actions, input {args.input_size}, median of {args.repeats}"
+    )
+    print(
+        f"{'backbone':18s} {'features':>10s} {'logits':>10s} {'maps analytic':>14s} {'maps autograd':>14s} "
+        f"{'maps loop':>10s} {'loop/analytic':>14s}  (ms per crop)"
+    )
     for name in args.backbones:
         torch.manual_seed(0)
-        model = build_model({"backbone": name, "actions": [f"a{i}" for i in range(args.actions)],
-                             "input_size": args.input_size}).to(device).eval()
+        model = (
+            build_model(
+                {"backbone": name, "actions": [f"a{i}" for i in range(args.actions)], "input_size": args.input_size}
+            )
+            .to(device)
+            .eval()
+        )
         images = torch.randn(args.batch, 3, args.input_size, args.input_size, device=device)
         x = model.features(images)
 
@@ -67,8 +77,10 @@ def main() -> None:
         t_an = timed(analytic, args.repeats, sync)
         t_ag = timed(lambda: model.hotspot_maps(x, method="autograd"), args.repeats, sync)
         t_loop = timed(lambda: model.hotspot_maps(x, method="loop"), args.repeats, sync)
-        print(f"{name:18s} {per_crop(t_feat):10.1f} {per_crop(t_log):10.1f} {per_crop(t_an):14.1f} "
-              f"{per_crop(t_ag):14.1f} {per_crop(t_loop):10.1f} {t_loop / t_an:13.2f}x")
+        print(
+            f"{name:18s} {per_crop(t_feat):10.1f} {per_crop(t_log):10.1f} {per_crop(t_an):14.1f} "
+            f"{per_crop(t_ag):14.1f} {per_crop(t_loop):10.1f} {t_loop / t_an:13.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ topic) and the camera-to-output latency seen by the sender. Stops the node by it
 
     AMENT_PREFIX_PATH=.venv .venv/bin/python scripts/bench_node.py --frames 20 [--model PATH] [--device cpu]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
-    parser.add_argument("--reuse", action="store_true",
-                        help="leave result reuse on (off by default here: every frame repeats the same pixels, so "
-                             "with reuse on this would time the reuse path, see scripts/bench_reuse.py)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="leave result reuse on (off by default here: every frame repeats the same pixels, so "
+        "with reuse on this would time the reuse path, see scripts/bench_reuse.py)",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
@@ -48,9 +52,24 @@ def main() -> None:
     from hotspot_core.demo_model import demo_model_path
 
     model = args.model or demo_model_path()
-    cmd = [sys.executable, "-m", "hotspot_ros.run", "--ros-args", "-p", f"model_path:={model}", "-p",
-           f"device:={args.device}", "-p", "input_qos:=reliable", "-p", "stats_period_sec:=0.5", "-p", "max_objects:=64",
-           "-p", f"reuse_results:={'true' if args.reuse else 'false'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "hotspot_ros.run",
+        "--ros-args",
+        "-p",
+        f"model_path:={model}",
+        "-p",
+        f"device:={args.device}",
+        "-p",
+        "input_qos:=reliable",
+        "-p",
+        "stats_period_sec:=0.5",
+        "-p",
+        "max_objects:=64",
+        "-p",
+        f"reuse_results:={'true' if args.reuse else 'false'}",
+    ]
     node_proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     rclpy.init()
     client = Node("bench_client")
@@ -69,7 +88,9 @@ def main() -> None:
         while img_pub.get_subscription_count() == 0 and time.monotonic() < deadline:
             rclpy.spin_once(client, timeout_sec=0.1)
         print(f"model {model.name}, device {args.device}, image {w}x{h}, {args.frames} frames per row")
-        print(f"{'objects':>7s} {'node p50':>9s} {'node p95':>9s} {'infer p50':>10s} {'e2e p50':>8s} {'e2e p95':>8s}  (ms per frame)")
+        print(
+            f"{'objects':>7s} {'node p50':>9s} {'node p95':>9s} {'infer p50':>10s} {'e2e p50':>8s} {'e2e p95':>8s}  (ms per frame)"
+        )
         for n_obj in args.objects:
             lat = []
             stats.clear()
@@ -102,7 +123,9 @@ def main() -> None:
             p50 = dict(zip(s.stage_names, s.latency_p50_ms))
             p95 = dict(zip(s.stage_names, s.latency_p95_ms))
             q = np.percentile(lat, [50, 95]) if lat else (float("nan"),) * 2
-            print(f"{n_obj:7d} {p50['total']:9.0f} {p95['total']:9.0f} {p50['inference']:10.0f} {q[0]:8.0f} {q[1]:8.0f}")
+            print(
+                f"{n_obj:7d} {p50['total']:9.0f} {p95['total']:9.0f} {p50['inference']:10.0f} {q[0]:8.0f} {q[1]:8.0f}"
+            )
     finally:
         client.destroy_node()
         rclpy.shutdown()

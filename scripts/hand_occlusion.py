@@ -9,6 +9,7 @@ without the hand that is the whole part. Occluded share = 1 - visible / whole, p
 frames after the hand has arrived (where the verb is shown: the active frames L_ant and L_cls see) by verb
 and for small vs whole-body parts. Pure rendering, seconds on a CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
             for k in range(args.clips):
                 seed = args.seed * 100000 + ci * 1000 + k
                 inst = make_instance(cat, np.random.default_rng([seed, 0]))
-                frames = {(h, r): _render(inst, verb, args.frames, 256, seed, h, r) for h in (True, False)
-                          for r in (True, False)}
+                frames = {
+                    (h, r): _render(inst, verb, args.frames, 256, seed, h, r)
+                    for h in (True, False)
+                    for r in (True, False)
+                }
                 kind = "whole" if part in WHOLE_BODY_PARTS else "small"
                 shares = []
                 for t in range(args.frames):
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     visible = np.any(frames[(True, False)][t] != frames[(True, True)][t], axis=2).sum()
                     if whole > 0:
                         shares.append(1.0 - visible / whole)
-                active = shares[len(shares) // 2:]  # the hand arrives at 40-55 % of the clip
+                active = shares[len(shares) // 2 :]  # the hand arrives at 40-55 % of the clip
                 by_verb[verb] += active
                 by_kind[kind] += active
                 last_by_kind[kind].append(shares[-1])
@@ -77,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     for verb, v in by_verb.items():
         print(f"  {verb:9s} {np.mean(v):.3f}  (median {np.median(v):.3f}, {len(v)} frames)")
     for kind, v in by_kind.items():
-        print(f"  {kind} parts: {np.mean(v):.3f}; last frame {np.mean(last_by_kind[kind]):.3f}; share of active frames "
-              f"with > 50 % hidden {np.mean(np.asarray(v) > 0.5):.3f}")
+        print(
+            f"  {kind} parts: {np.mean(v):.3f}; last frame {np.mean(last_by_kind[kind]):.3f}; share of active frames "
+            f"with > 50 % hidden {np.mean(np.asarray(v) > 0.5):.3f}"
+        )
     return 0
 
 

@@ -21,6 +21,7 @@ Also printed: the share of negative feature values, the cosine between actions' 
 spread across actions, and part visibility at the map size (the share of test parts whose box holds at least
 one map-cell centre: the ceiling of peak-on-part at that resolution). Writes ``--json`` when given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,7 +93,7 @@ def analyse(name: str, ckpt: str, ds: Any, items: list, batch: int = 8) -> dict[
     maps: dict[str, dict[Any, np.ndarray]] = {f: {} for f in FORMS}
     neg, cos_maps, cos_seed, cos_gz, cos_abs, spread = [], [], [], [], [], []
     for s in range(0, len(images), batch):
-        chunk = images[s:s + batch]
+        chunk = images[s : s + batch]
         with torch.no_grad():
             x = model.features(torch.stack([transform(load_rgb(ds.image_path(i))) for _, i in chunk]))
             logits = model.inactive_logits(x)
@@ -109,10 +110,16 @@ def analyse(name: str, ckpt: str, ds: Any, items: list, batch: int = 8) -> dict[
             cos_gz.append(_cos_offdiag(gz[j].numpy()))
             cos_abs.append(_cos_offdiag(maps["abs_grad"][chunk[j][0]].reshape(cfg.num_actions, -1)))
     out: dict[str, Any] = {
-        "checkpoint": ckpt, "backbone": cfg.backbone, "anticipation": cfg.use_anticipation, "pool": cfg.pool,
-        "negative_feature_share": float(np.mean(neg)), "cos_eq4_maps": float(np.mean(cos_maps)),
-        "cos_pooled_seeds": float(np.mean(cos_seed)), "cos_z_seeds": float(np.mean(cos_gz)),
-        "cos_abs_grad": float(np.mean(cos_abs)), "logit_std_across_actions": float(np.mean(spread)),
+        "checkpoint": ckpt,
+        "backbone": cfg.backbone,
+        "anticipation": cfg.use_anticipation,
+        "pool": cfg.pool,
+        "negative_feature_share": float(np.mean(neg)),
+        "cos_eq4_maps": float(np.mean(cos_maps)),
+        "cos_pooled_seeds": float(np.mean(cos_seed)),
+        "cos_z_seeds": float(np.mean(cos_gz)),
+        "cos_abs_grad": float(np.mean(cos_abs)),
+        "logit_std_across_actions": float(np.mean(spread)),
         "forms": {f: part_metrics(m, items) for f, m in maps.items()},
     }
     fs = cfg.feature_size
@@ -144,14 +151,18 @@ def _visibility(items: list, size: int) -> dict[str, float]:
 def _fmt(r: dict[str, Any]) -> str:
     lines = [f"{k}: {v:.3f}" for k, v in r.items() if isinstance(v, float)]
     lines.append("part visible at map size: " + ", ".join(f"{k} {v:.3f}" for k, v in r["part_visible_at_map"].items()))
-    lines.append("per verb (Eq. 4 peak-on-part): " + ", ".join(
-        f"{v} {d['all']:.2f} ({d['n']})" for v, d in r["per_verb_eq4"].items()))
+    lines.append(
+        "per verb (Eq. 4 peak-on-part): "
+        + ", ".join(f"{v} {d['all']:.2f} ({d['n']})" for v, d in r["per_verb_eq4"].items())
+    )
     lines.append("| form | peak small | peak whole | own−mean hit | own−other hit | own−other KLD | own−other AUC-J |")
     lines.append("|---|---|---|---|---|---|---|")
     for f, pm in r["forms"].items():
         p, vm, vo = pm["peak_on_part"], pm["vs_mean"], pm["vs_other"]
-        lines.append(f"| {f} | {p['small']['mean']:.3f} | {p['whole']['mean']:.3f} | {vm['hit']['mean']:+.3f} | "
-                     f"{vo['hit']['mean']:+.3f} | {vo['KLD']['mean']:+.3f} | {vo['AUC-J']['mean']:+.3f} |")
+        lines.append(
+            f"| {f} | {p['small']['mean']:.3f} | {p['whole']['mean']:.3f} | {vm['hit']['mean']:+.3f} | "
+            f"{vo['hit']['mean']:+.3f} | {vo['KLD']['mean']:+.3f} | {vo['AUC-J']['mean']:+.3f} |"
+        )
     return "\n".join(lines)
 
 

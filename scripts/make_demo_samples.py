@@ -8,6 +8,7 @@ Writes frame_%03d.jpg and detections.json ({"frames": [{"file", "detections": [{
 
     .venv/bin/python scripts/make_demo_samples.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,12 @@ def paste(canvas: np.ndarray, obj: np.ndarray, x: int, y: int) -> tuple[int, int
 
 def scene_frames(n: int, rng: np.random.Generator) -> list[tuple[np.ndarray, list]]:
     with tempfile.TemporaryDirectory() as tmp:
-        world = generate_world(Path(tmp) / "w", WorldConfig(seed=7, categories=SCENE_CATEGORIES, clips_per_category=1,
-                                                            test_per_category=1, products_per_category=1))
+        world = generate_world(
+            Path(tmp) / "w",
+            WorldConfig(
+                seed=7, categories=SCENE_CATEGORIES, clips_per_category=1, test_per_category=1, products_per_category=1
+            ),
+        )
         images = {}
         for entry in world["test_images"]:
             cat = entry["image"][1]
@@ -97,10 +102,23 @@ def main() -> None:
     for i, (rgb, dets) in enumerate(frames):
         name = f"frame_{i:03d}.jpg"
         cv2.imwrite(str(args.out / name), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-        index.append({"file": name, "detections": [
-            {"id": f"{cls}-{j}", "class_id": cls, "score": round(0.95 - 0.05 * j, 2), "bbox": list(map(int, box))}
-            for j, (cls, box) in enumerate(dets)]})
-    (args.out / "detections.json").write_text(json.dumps({"source": "scripts/make_demo_samples.py", "frames": index}, indent=1))
+        index.append(
+            {
+                "file": name,
+                "detections": [
+                    {
+                        "id": f"{cls}-{j}",
+                        "class_id": cls,
+                        "score": round(0.95 - 0.05 * j, 2),
+                        "bbox": list(map(int, box)),
+                    }
+                    for j, (cls, box) in enumerate(dets)
+                ],
+            }
+        )
+    (args.out / "detections.json").write_text(
+        json.dumps({"source": "scripts/make_demo_samples.py", "frames": index}, indent=1)
+    )
     print(f"wrote {len(index)} frames to {args.out}")
 
 

@@ -11,6 +11,7 @@ Its per-action maps on the test catalogue images are scored with ``hotspot_core.
 Compare with the supervised probe (``scripts/part_probe.py``) and the model's Eq. 4 maps
 (``scripts/hotspot_cause.py``). The checkpoint only gives the backbone and input size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.epochs):
             perm = torch.randperm(x_train.shape[0])
             for s in range(0, len(perm), 64):
-                idx = perm[s:s + 64]
+                idx = perm[s : s + 64]
                 loss = F.cross_entropy(lse_pool(head(x_train[idx]), r), y_train[idx])
                 opt.zero_grad()
                 loss.backward()

@@ -12,6 +12,7 @@ features at this resolution can put each action's peak on its part; the gap to a
 what weak supervision leaves on the table. Also prints the same probe on F_ant's output z (what Eq. 4's
 gradient flows back through) when the checkpoint has an anticipation module.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     train = build_test_images(DatasetConfig(name="opra", root=args.data_root), split="train")
     test = build_test_images(DatasetConfig(name="opra", root=args.data_root), split="test")
     test_items = part_items(test)
-    for use_z in ([False, True] if model.config.use_anticipation else [False]):
+    for use_z in [False, True] if model.config.use_anticipation else [False]:
         feats = features(model, train, use_z)
         tg = targets(part_items(train), model.config.feature_size, a)
         x = torch.stack([feats[k] for k in tg])  # (N,C,h,w)
@@ -86,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         weight = torch.tensor((1 - pos) / max(pos, 1e-6))  # balance the rare in-part cells
         for _ in range(args.steps):
             opt.zero_grad()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(probe(x), y, pos_weight=weight,
-                                                                        reduction="none").mean((2, 3))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                probe(x), y, pos_weight=weight, reduction="none"
+            ).mean((2, 3))
             loss = (loss * m).sum() / m.sum()
             loss.backward()
             opt.step()

@@ -1,4 +1,5 @@
 """Shared pytest set-up: import the project from this checkout, and GPU-test skipping."""
+
 from __future__ import annotations
 
 import sys

@@ -8,6 +8,7 @@ frames a loader picked. The fixture deliberately contains the defects the loader
 * a clip whose noun has no inactive image (dropped),
 * an inactive box whose detection frame is missing, and a zero-width box (CropPerturb edge case).
 """
+
 from __future__ import annotations
 
 import json
@@ -73,18 +74,25 @@ def make_epic_fixture(root: str | Path) -> dict[str, Any]:
         ],
         "test_clips": [],
         "inactive_images": {
-            "pan": [{"v_id": "P01_01", "f_id": 31, "box": [10, 5, 40, 30]},
-                    {"v_id": "P02_03", "f_id": 41, "box": [0, 0, FRAME_W * 2, FRAME_H * 2]}],
+            "pan": [
+                {"v_id": "P01_01", "f_id": 31, "box": [10, 5, 40, 30]},
+                {"v_id": "P02_03", "f_id": 41, "box": [0, 0, FRAME_W * 2, FRAME_H * 2]},
+            ],
             "cup": [{"v_id": "P01_01", "f_id": 61, "box": [20, 10, 20, 25]}],  # zero width
-            "knife": [{"v_id": "P02_03", "f_id": 41, "box": [50, 20, 60, 30]},
-                      {"v_id": "P02_03", "f_id": 999, "box": [0, 0, 5, 5]}],  # frame missing
+            "knife": [
+                {"v_id": "P02_03", "f_id": 41, "box": [50, 20, 60, 30]},
+                {"v_id": "P02_03", "f_id": 999, "box": [0, 0, 5, 5]},
+            ],  # frame missing
         },
         "train_images": [],
         "test_images": [
-            {"image": ["P01_01_31_10_5_40_30.jpg"], "verb": 2, "points": TEST_POINTS_XY,
-             "shape": [TEST_IMAGE_W, TEST_IMAGE_H]},
-            {"image": ["P01_01_31_10_5_40_30.jpg"], "verb": 4, "points": [],
-             "shape": [TEST_IMAGE_W, TEST_IMAGE_H]},
+            {
+                "image": ["P01_01_31_10_5_40_30.jpg"],
+                "verb": 2,
+                "points": TEST_POINTS_XY,
+                "shape": [TEST_IMAGE_W, TEST_IMAGE_H],
+            },
+            {"image": ["P01_01_31_10_5_40_30.jpg"], "verb": 4, "points": [], "shape": [TEST_IMAGE_W, TEST_IMAGE_H]},
         ],
     }
     (root / "annotations.json").write_text(json.dumps(annots, indent=1), encoding="utf-8")

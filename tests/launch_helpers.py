@@ -6,6 +6,7 @@ is scripts/hotspot_node, so `ros2 launch interaction_hotspots FILE` runs the fil
 copy installed into the venv by an older set-up). `launch_env` puts it first on AMENT_PREFIX_PATH, the
 venv's bin/ first on PATH (the executable runs `python3`) and the checkout first on PYTHONPATH.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,8 +68,16 @@ class RosLaunchCli:
 
     def __init__(self, args: list[str], env: dict, cwd: Path) -> None:
         self.lines: list[str] = []
-        self.proc = subprocess.Popen(["ros2", "launch", *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            ["ros2", "launch", *args],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            bufsize=1,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -108,8 +117,9 @@ class LaunchRecord:
     exit_codes: dict[str, int] = field(default_factory=dict)
 
 
-def run_launch_service(launch_file: Path, arguments: dict[str, str], checks: Callable[[], T],
-                       timeout: float) -> tuple[T, LaunchRecord]:
+def run_launch_service(
+    launch_file: Path, arguments: dict[str, str], checks: Callable[[], T], timeout: float
+) -> tuple[T, LaunchRecord]:
     """Start ``launch_file`` with a LaunchService in this (main) thread, run ``checks`` in a worker thread
     while it runs, then shut the launch down as Ctrl-C does; return the checks' result and the output.
     """
@@ -127,12 +137,15 @@ def run_launch_service(launch_file: Path, arguments: dict[str, str], checks: Cal
     def on_exit(event, context) -> None:
         record.exit_codes[event.action.name] = event.returncode
 
-    ld = LaunchDescription([
-        RegisterEventHandler(OnProcessIO(on_stdout=on_io, on_stderr=on_io)),
-        RegisterEventHandler(OnProcessExit(on_exit=on_exit)),
-        IncludeLaunchDescription(PythonLaunchDescriptionSource(str(launch_file)),
-                                 launch_arguments=list(arguments.items())),
-    ])
+    ld = LaunchDescription(
+        [
+            RegisterEventHandler(OnProcessIO(on_stdout=on_io, on_stderr=on_io)),
+            RegisterEventHandler(OnProcessExit(on_exit=on_exit)),
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(str(launch_file)), launch_arguments=list(arguments.items())
+            ),
+        ]
+    )
     service = LaunchService(noninteractive=True)
     service.include_launch_description(ld)
     loop = asyncio.new_event_loop()

@@ -4,6 +4,7 @@ The node runs in its own process (``python -m hotspot_ros.run``); this module gi
 rclpy node that publishes camera frames/detections, collects outputs and calls lifecycle and parameter
 services, always waiting on real events with deadlines (never bare sleeps).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 90.0  # importing torch and loading the model on a loaded 2-core machine
 
 
-def start_node(params: dict, extra_args: list[str] = (), log_path: Path | None = None,
-               namespace: str = "/") -> subprocess.Popen:
+def start_node(
+    params: dict, extra_args: list[str] = (), log_path: Path | None = None, namespace: str = "/"
+) -> subprocess.Popen:
     """Start the node as its own process with ``-p name:=value`` overrides of config/hotspot.yaml."""
     cmd = [sys.executable, "-m", "hotspot_ros.run", *extra_args, "--ros-args", "-r", f"__ns:={namespace}"]
     for k, v in params.items():
@@ -57,8 +59,9 @@ def stop_node(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
-def rgb_image(h: int, w: int, stamp: tuple[int, int], frame_id: str = "camera", seed: int = 0,
-              encoding: str = "rgb8") -> Image:
+def rgb_image(
+    h: int, w: int, stamp: tuple[int, int], frame_id: str = "camera", seed: int = 0, encoding: str = "rgb8"
+) -> Image:
     img = Image()
     img.header.stamp.sec, img.header.stamp.nanosec = stamp
     img.header.frame_id = frame_id
@@ -104,21 +107,28 @@ class Client:
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(HotspotArray, "hotspots", self.hotspots.append, reliable)
         self.node.create_subscription(HotspotStats, "hotspots/stats", self.stats.append, reliable)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
         self.node.create_subscription(HotspotArray, "hotspots/actions", self.actions.append, latched)
         self._overlay_sub = None
 
     def subscribe_overlay(self) -> None:
         self._overlay_sub = self.node.create_subscription(
-            Image, "hotspots/overlay", self.overlays.append, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+            Image,
+            "hotspots/overlay",
+            self.overlays.append,
+            QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+        )
 
     def unsubscribe_overlay(self) -> None:
         if self._overlay_sub is not None:
             self.node.destroy_subscription(self._overlay_sub)
             self._overlay_sub = None
 
-    def spin_until(self, condition: Callable[[], bool], timeout: float, step: Callable[[], None] | None = None,
-                   period: float = 0.2) -> bool:
+    def spin_until(
+        self, condition: Callable[[], bool], timeout: float, step: Callable[[], None] | None = None, period: float = 0.2
+    ) -> bool:
         deadline = time.monotonic() + timeout
         next_step = 0.0
         while time.monotonic() < deadline:
@@ -133,10 +143,16 @@ class Client:
     def wait_for_node(self, timeout: float = START_TIMEOUT_S) -> bool:
         """Until the hotspot node subscribes to our image and detection topics."""
         return self.spin_until(
-            lambda: self.image_pub.get_subscription_count() > 0 and self.det_pub.get_subscription_count() > 0, timeout)
+            lambda: self.image_pub.get_subscription_count() > 0 and self.det_pub.get_subscription_count() > 0, timeout
+        )
 
-    def send_until_output(self, image: Image, dets: Detection2DArray, timeout: float = 60.0,
-                          match: Callable[[HotspotArray], bool] | None = None) -> HotspotArray | None:
+    def send_until_output(
+        self,
+        image: Image,
+        dets: Detection2DArray,
+        timeout: float = 60.0,
+        match: Callable[[HotspotArray], bool] | None = None,
+    ) -> HotspotArray | None:
         """Publish the pair repeatedly (discovery may still be completing) until a matching output arrives."""
         start = len(self.hotspots)
         match = match or (lambda m: m.header.stamp == image.header.stamp)
@@ -153,6 +169,7 @@ class Client:
 
     def latest_stats(self, after: float, timeout: float = 30.0) -> HotspotStats | None:
         """The first stats message stamped after monotonic-ish wall time ``after`` (seconds since epoch)."""
+
         def fresh():
             return [s for s in self.stats if s.header.stamp.sec + s.header.stamp.nanosec / 1e9 > after]
 

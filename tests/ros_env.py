@@ -17,6 +17,7 @@ session and that no live process uses are removed at the end (a killed participa
 leaves them behind). Best run inside a private network namespace:
 ``unshare -n bash -c 'ip link set lo up; ...'``.
 """
+
 from __future__ import annotations
 
 import glob
@@ -46,9 +47,9 @@ def _shm_stem(path: str) -> str:
     """fastdds_X, fastdds_X_el and sem.fastdds_X_mutex all belong to segment fastdds_X."""
     name = os.path.basename(path)
     if name.startswith("sem.") and name.endswith("_mutex"):
-        name = name[len("sem."):-len("_mutex")]
+        name = name[len("sem.") : -len("_mutex")]
     if name.endswith("_el"):
-        name = name[:-len("_el")]
+        name = name[: -len("_el")]
     return name
 
 
@@ -94,8 +95,7 @@ def _clean_new_shm(before: set[str]) -> None:
 @pytest.fixture(scope="session")
 def ros_env():
     """Set the ROS 2 test environment variables for the session; yield them as a dict."""
-    keys = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY",
-            "ROS_LOG_DIR", "AMENT_PREFIX_PATH")
+    keys = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "ROS_LOCALHOST_ONLY", "ROS_LOG_DIR", "AMENT_PREFIX_PATH")
     saved = {k: os.environ.get(k) for k in keys}
     shm_before = _shm_files()
     log_dir = tempfile.mkdtemp(prefix="ros_test_log_")

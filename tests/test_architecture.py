@@ -22,8 +22,19 @@ ALLOWED = {
     "training": {"training", "hotspot_core"},
     "hotspot_ros": {"hotspot_ros", "hotspot_core"},
 }
-ROS_MODULES = ("rclpy", "rosidl", "sensor_msgs", "vision_msgs", "std_msgs", "interaction_hotspots",
-               "builtin_interfaces", "visualization_msgs", "diagnostic_msgs", "lifecycle_msgs", "launch")
+ROS_MODULES = (
+    "rclpy",
+    "rosidl",
+    "sensor_msgs",
+    "vision_msgs",
+    "std_msgs",
+    "interaction_hotspots",
+    "builtin_interfaces",
+    "visualization_msgs",
+    "diagnostic_msgs",
+    "lifecycle_msgs",
+    "launch",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -157,8 +168,15 @@ def test_no_module_reaches_into_another_modules_private_names() -> None:
     assert problems == []
 
 
-SUBPACKAGES = ("hotspot_core", "hotspot_core.hotspots", "hotspot_core.dan", "hotspot_core.image",
-               "hotspot_core.eval", "hotspot_core.backends", "hotspot_core.predictor")
+SUBPACKAGES = (
+    "hotspot_core",
+    "hotspot_core.hotspots",
+    "hotspot_core.dan",
+    "hotspot_core.image",
+    "hotspot_core.eval",
+    "hotspot_core.backends",
+    "hotspot_core.predictor",
+)
 
 
 @pytest.mark.parametrize("module", SUBPACKAGES)

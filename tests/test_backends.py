@@ -4,6 +4,7 @@ Error bounds (max |backend - torch fp32| / max |torch fp32| over the batch, rand
 fp32 backends 1e-4 on maps and logits; fp16 Convs 2e-2; bf16 5e-2; int8 Q/DQ Convs 1e-1 on maps, 5e-2 on
 logits (measured here: ~1e-6, ~5e-3..8e-3, ~2e-2, ~3e-2). CUDA and TensorRT tests skip cleanly where absent; the engine cache is tested with a fake builder.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,8 +96,9 @@ def test_onnxruntime_serves_the_average_pool_stride_32_variant(images, cache_dir
     """The ablation's 'basic' model (stride-32 trunk, average pooling, no F_ant) exports and matches autograd."""
     pytest.importorskip("onnxruntime")
     torch.manual_seed(3)
-    basic = build_model({"backbone": "resnet18", "actions": ACTIONS, "input_size": 64, "pool": "avg",
-                         "ant_loss": "none"}).eval()
+    basic = build_model(
+        {"backbone": "resnet18", "actions": ACTIONS, "input_size": 64, "pool": "avg", "ant_loss": "none"}
+    ).eval()
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         autograd = basic.hotspot_maps(basic.features(x), method="autograd").numpy()
@@ -212,8 +214,12 @@ def _plain_onnx(path: Path) -> Path:
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [x],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     onnx.save(helper.make_model(graph), str(path))
     return path
 
@@ -240,8 +246,9 @@ def test_predictor_runs_any_backend(model, cache_dir):
     image = np.random.default_rng(3).integers(0, 255, (80, 120, 3), dtype=np.uint8)
     rois = [Roi(0, 0, 60, 50), Roi(40, 20, 120, 80)]
     a = HotspotPredictor(model, device="cpu").predict(image, rois)
-    b = HotspotPredictor(model, device="cpu", backend="onnxruntime",
-                         backend_options={"cache_dir": str(cache_dir)}).predict(image, rois)
+    b = HotspotPredictor(
+        model, device="cpu", backend="onnxruntime", backend_options={"cache_dir": str(cache_dir)}
+    ).predict(image, rois)
     for x, y in zip(a, b):
         assert np.allclose(x.scores, y.scores, atol=1e-5) and np.allclose(x.maps, y.maps, atol=1e-4)
         assert x.action_indices.dtype == y.action_indices.dtype == np.int64
@@ -261,16 +268,29 @@ def test_node_parameters_offer_the_backends():
 
 # ------------------------------------------------------------------------------------ engine cache
 def _key(**changes) -> EngineKey:
-    base = dict(tensorrt_version="10.9.0", gpu_name="NVIDIA H100 80GB HBM3", compute_capability="9.0",
-                onnx_sha256="ab" * 32, precision="fp16", batch_profile=(1, 8, 16), input_size=224)
+    base = dict(
+        tensorrt_version="10.9.0",
+        gpu_name="NVIDIA H100 80GB HBM3",
+        compute_capability="9.0",
+        onnx_sha256="ab" * 32,
+        precision="fp16",
+        batch_profile=(1, 8, 16),
+        input_size=224,
+    )
     return EngineKey(**{**base, **changes})
 
 
 def test_engine_fingerprint_changes_with_every_field():
     base = _key()
-    variants = [_key(tensorrt_version="10.10.0"), _key(gpu_name="NVIDIA L4"), _key(compute_capability="8.9"),
-                _key(onnx_sha256="cd" * 32), _key(precision="int8"), _key(batch_profile=(1, 4, 16)),
-                _key(input_size=128)]
+    variants = [
+        _key(tensorrt_version="10.10.0"),
+        _key(gpu_name="NVIDIA L4"),
+        _key(compute_capability="8.9"),
+        _key(onnx_sha256="cd" * 32),
+        _key(precision="int8"),
+        _key(batch_profile=(1, 4, 16)),
+        _key(input_size=128),
+    ]
     prints = {base.fingerprint(), *(v.fingerprint() for v in variants)}
     assert len(prints) == 1 + len(variants)
     assert _key().fingerprint() == base.fingerprint()  # deterministic
@@ -317,14 +337,21 @@ def test_engine_cache_rebuilds_mismatched_and_corrupt_engines(tmp_path, caplog):
     fixed = cache.get_or_build("m", _key(gpu_name="NVIDIA L4", compute_capability="8.9"), fake.build, fake.load)
     assert fixed.built and "could not be loaded" in fixed.reason and fake.builds == 3
     # a loader that returns None (TensorRT's deserialize_cuda_engine on a foreign engine)
-    none = cache.get_or_build("m", _key(gpu_name="NVIDIA L4", compute_capability="8.9"), fake.build,
-                              lambda data: None if fake.builds == 3 else data)
+    none = cache.get_or_build(
+        "m",
+        _key(gpu_name="NVIDIA L4", compute_capability="8.9"),
+        fake.build,
+        lambda data: None if fake.builds == 3 else data,
+    )
     assert none.built and "could not be deserialized" in none.reason
     # an unreadable sidecar
     meta_path.write_text("{not json")
     again = cache.get_or_build("m", _key(gpu_name="NVIDIA L4", compute_capability="8.9"), fake.build, fake.load)
     assert again.built and "sidecar" in again.reason
-    assert json.loads(meta_path.read_text())["fingerprint"] == _key(gpu_name="NVIDIA L4", compute_capability="8.9").fingerprint()
+    assert (
+        json.loads(meta_path.read_text())["fingerprint"]
+        == _key(gpu_name="NVIDIA L4", compute_capability="8.9").fingerprint()
+    )
 
 
 def test_engine_cache_survives_an_unwritable_directory(tmp_path):

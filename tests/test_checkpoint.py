@@ -1,4 +1,5 @@
 """Our checkpoint format, its error messages, and the importer of the authors' checkpoints."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +38,27 @@ def test_mismatched_config_names_the_tensor(tmp_path):
     model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS[:3], "input_size": 64})
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     wrong = dict(model.config.to_dict(), actions=ACTIONS[:5])
-    save_file(state, str(tmp_path / "bad.safetensors"), metadata={"format": "interaction_hotspots/1", "config": json.dumps(wrong)})
+    save_file(
+        state,
+        str(tmp_path / "bad.safetensors"),
+        metadata={"format": "interaction_hotspots/1", "config": json.dumps(wrong)},
+    )
     with pytest.raises(CheckpointError, match=r"fc\.weight has shape \(3, 512\), model expects \(5, 512\)"):
         load_model(tmp_path / "bad.safetensors")
     del state["h0"]
-    save_file(state, str(tmp_path / "missing.safetensors"), metadata={"format": "interaction_hotspots/1", "config": json.dumps(model.config.to_dict())})
+    save_file(
+        state,
+        str(tmp_path / "missing.safetensors"),
+        metadata={"format": "interaction_hotspots/1", "config": json.dumps(model.config.to_dict())},
+    )
     with pytest.raises(CheckpointError, match=r"missing tensors: \['h0'\]"):
         load_model(tmp_path / "missing.safetensors")
     bad_backbone = dict(model.config.to_dict(), backbone="resnet50_dilated")
-    save_file(state, str(tmp_path / "cfg.safetensors"), metadata={"format": "interaction_hotspots/1", "config": json.dumps(bad_backbone)})
+    save_file(
+        state,
+        str(tmp_path / "cfg.safetensors"),
+        metadata={"format": "interaction_hotspots/1", "config": json.dumps(bad_backbone)},
+    )
     with pytest.raises(CheckpointError, match="feature_dim=512 but backbone 'resnet50_dilated' has 2048"):
         load_model(tmp_path / "cfg.safetensors")
 
@@ -97,18 +110,28 @@ def reference_checkpoint(tmp_path_factory):
 
 def reference_logits(net, x):
     """The authors' ic_classifier computed straight from their tensors: F_ant -> lp_pool2d -> LSTM step -> fc."""
+
     def conv_bn_relu(h, i):
         h = F.conv2d(h, net[f"project.{i}.weight"], net[f"project.{i}.bias"], padding=1)
         b = i + 1
-        h = F.batch_norm(h, net[f"project.{b}.running_mean"], net[f"project.{b}.running_var"],
-                         net[f"project.{b}.weight"], net[f"project.{b}.bias"], training=False)
+        h = F.batch_norm(
+            h,
+            net[f"project.{b}.running_mean"],
+            net[f"project.{b}.running_var"],
+            net[f"project.{b}.weight"],
+            net[f"project.{b}.bias"],
+            training=False,
+        )
         return F.relu(h)
 
     z = conv_bn_relu(conv_bn_relu(x, 0), 3)
     pooled = F.lp_pool2d(z, norm_type=2, kernel_size=z.shape[-1]).flatten(1)
     lstm = torch.nn.LSTM(2048, 2048, batch_first=True)
     lstm.load_state_dict({k[4:]: v for k, v in net.items() if k.startswith("rnn.")})
-    _, (h, _) = lstm(pooled[:, None], (net["h0"].expand(1, x.shape[0], 2048).contiguous(), net["c0"].expand(1, x.shape[0], 2048).contiguous()))
+    _, (h, _) = lstm(
+        pooled[:, None],
+        (net["h0"].expand(1, x.shape[0], 2048).contiguous(), net["c0"].expand(1, x.shape[0], 2048).contiguous()),
+    )
     return F.linear(h[-1], net["fc.weight"], net["fc.bias"])
 
 

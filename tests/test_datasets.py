@@ -1,5 +1,6 @@
 """Tests of training.data (transforms, windows, OPRA/EPIC loaders, test images, sampler, config) and
 training.extract_frames, on small fixtures written in the real on-disk layouts."""
+
 from __future__ import annotations
 
 import json
@@ -69,15 +70,28 @@ def make_opra_fixture(root: Path) -> dict:
             d = root / "frames" / Path(*clip[:3]) / f"{clip[3]}_{clip[4]}.mp4"
             d.mkdir(parents=True, exist_ok=True)
             for i in range(1, on_disk + 1):
-                cv2.imwrite(str(d / ("image-%08d.jpg" % i)), np.full((36, 36, 3), 10 * i, np.uint8),
-                            [cv2.IMWRITE_JPEG_QUALITY, 100])
+                cv2.imwrite(
+                    str(d / ("image-%08d.jpg" % i)),
+                    np.full((36, 36, 3), 10 * i, np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 100],
+                )
         clips.append({"clip": clip, "nframes": nframes, "verb": verb, "noun": 0, "image": image})
-    annots = {"verbs": ["hold", "rotate", "push"], "nouns": ["thing"], "train_clips": clips,
-              "test_clips": [], "train_images": [],
-              "test_images": [{"image": ["ch1", "pl1", "vidA", "product.jpg"], "verb": 1,
-                               "points": [[5.0, 35.0], [6.0, 36.0]], "shape": [30, 44]},
-                              {"image": ["ch1", "pl1", "vidB", "product.jpg"], "verb": 0,
-                               "points": [], "shape": [30, 44]}]}
+    annots = {
+        "verbs": ["hold", "rotate", "push"],
+        "nouns": ["thing"],
+        "train_clips": clips,
+        "test_clips": [],
+        "train_images": [],
+        "test_images": [
+            {
+                "image": ["ch1", "pl1", "vidA", "product.jpg"],
+                "verb": 1,
+                "points": [[5.0, 35.0], [6.0, 36.0]],
+                "shape": [30, 44],
+            },
+            {"image": ["ch1", "pl1", "vidB", "product.jpg"], "verb": 0, "points": [], "shape": [30, 44]},
+        ],
+    }
     (root / "annotations.json").write_text(json.dumps(annots), encoding="utf-8")
     return annots
 
@@ -224,8 +238,13 @@ def test_opra_missing_frames_clamped_and_missing_folders_dropped(opra_root: Path
     with pytest.warns(RuntimeWarning, match="1 dropped.*1 listed frames missing"):
         ds = OPRAClips(opra_root, train=False, resize=RESIZE, crop=CROP)
     assert ds.missing_frames == 1 and ds.clamped_clips == 1 and ds.dropped_entries == 1
-    assert ds.counters() == {"entries": 4, "dropped_entries": 1, "clamped_clips": 1, "missing_frames": 1,
-                             "missing_images": 0}
+    assert ds.counters() == {
+        "entries": 4,
+        "dropped_entries": 1,
+        "clamped_clips": 1,
+        "missing_frames": 1,
+        "missing_images": 0,
+    }
     s = ds[2]  # nframes 8 in the json, 7 on disk: never crashes, true length 7
     assert s["length"] == 7 and torch.count_nonzero(s["frames"][7]) == 0
     assert "vidD" not in " ".join(it.key for it in ds.items)
@@ -349,9 +368,9 @@ def test_crop_perturb_zero_size_box_does_not_raise() -> None:
         for s in range(20):  # e*w < 1 for width-1 boxes is the reference's UnboundLocalError case
             out = cp(img, box, np.random.default_rng(s))
             assert out.size[0] >= 1 and out.size[1] >= 1
-    out = ImageTransform(train=True, resize=RESIZE, crop=CROP)(cp(img, [10, 10, 10, 20],
-                                                                  np.random.default_rng(0)),
-                                                               np.random.default_rng(0))
+    out = ImageTransform(train=True, resize=RESIZE, crop=CROP)(
+        cp(img, [10, 10, 10, 20], np.random.default_rng(0)), np.random.default_rng(0)
+    )
     assert out.shape == (3, CROP, CROP)
 
 
@@ -494,12 +513,14 @@ def test_extract_frames_opencv_resamples_to_5fps(clips_tree: Path, tmp_path: Pat
     assert cv2.imread(str(files[0])).shape == (32, 32, 3)
 
 
-def test_extract_frames_cli_writes_loader_layout(clips_tree: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extract_frames_cli_writes_loader_layout(
+    clips_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(extract_frames.shutil, "which", lambda name: None)  # force the OpenCV path
     frames, counts = tmp_path / "frames", tmp_path / "counts.json"
-    rc = extract_frames.main(["--clips", str(clips_tree), "--out", str(frames), "--size", "32",
-                              "--counts", str(counts)])
+    rc = extract_frames.main(
+        ["--clips", str(clips_tree), "--out", str(frames), "--size", "32", "--counts", str(counts)]
+    )
     assert rc == 0
     folder = frames / "chX" / "plY" / "vidZ" / "10.0_1.5.mp4"
     assert (folder / "image-00000001.jpg").is_file() and (folder / "image-00000008.jpg").is_file()

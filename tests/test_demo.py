@@ -1,4 +1,5 @@
 """The one-command demo, end to end on a small model: processes, MCAP, overlay PNGs, summary."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def test_demo_records_every_processed_frame(ros_env, tmp_path):
     model = tmp_path / "tiny.safetensors"
     save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ["hold", "push"], "input_size": 64}), model)
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "-m", "hotspot_ros.demo", "--output", str(out), "--model", str(model),
-                           "--rate", "4"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "hotspot_ros.demo", "--output", str(out), "--model", str(model), "--rate", "4"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "frames published 18" in proc.stdout and "p50" in proc.stdout
 
@@ -57,7 +62,9 @@ def test_demo_records_every_processed_frame(ros_env, tmp_path):
 
     samples = load_samples(DEFAULT_SAMPLES)
     expected_objects = {len(d) for _, d in samples}
-    reader = mcap_reader.make_reader(open(out / "hotspots.mcap", "rb"), decoder_factories=[ros2_decoder.DecoderFactory()])
+    reader = mcap_reader.make_reader(
+        open(out / "hotspots.mcap", "rb"), decoder_factories=[ros2_decoder.DecoderFactory()]
+    )
     assert reader.get_header().profile == "ros2"
     decoded = [m for *_, m in reader.iter_decoded_messages(topics=["/hotspots"])]
     assert len(decoded) == summary["hotspot_messages"]

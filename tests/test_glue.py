@@ -1,4 +1,5 @@
 """Front-end glue that needs no middleware: stamp matching, object selection, image codec, geometry, overlay."""
+
 from __future__ import annotations
 
 import types
@@ -27,8 +28,9 @@ def fake_image(arr: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = F
     h, w = arr.shape[:2]
     rows = arr.reshape(h, -1).view(np.uint8) if arr.dtype != np.uint8 else arr.reshape(h, -1)
     rows = np.concatenate([rows, np.zeros((h, pad), np.uint8)], axis=1)
-    return types.SimpleNamespace(height=h, width=w, step=rows.shape[1], encoding=encoding,
-                                 is_bigendian=bigendian, data=rows.tobytes())
+    return types.SimpleNamespace(
+        height=h, width=w, step=rows.shape[1], encoding=encoding, is_bigendian=bigendian, data=rows.tobytes()
+    )
 
 
 def test_stamp_cache_matches_closest_within_tolerance():
@@ -110,7 +112,9 @@ def test_stability_filter_needs_still_boxes():
 
 def test_contact_and_iou():
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
-    assert in_contact((0, 0, 10, 10), [(12, 0, 20, 10)], margin=3) and not in_contact((0, 0, 10, 10), [(12, 0, 20, 10)], 1)
+    assert in_contact((0, 0, 10, 10), [(12, 0, 20, 10)], margin=3) and not in_contact(
+        (0, 0, 10, 10), [(12, 0, 20, 10)], 1
+    )
 
 
 @pytest.mark.parametrize("encoding", ["rgb8", "bgr8", "rgba8", "bgra8", "mono8"])

@@ -10,6 +10,7 @@ scripts/setup_robot.sh (which installs a small requirements file here: torch its
 Cost: one cmake build of the interface package (~30-60 s on 2 cores). Skipped cleanly without cmake, a
 compiler, or (robot script) a package index holding the small test requirement.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,20 @@ def _ros_libs() -> list[str]:
 
 def _clean_env(**extra: str) -> dict:
     """This test's environment without its venv, ROS and checkout paths, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "AMENT_PREFIX_PATH", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "CMAKE_PREFIX_PATH",
-                        "_ROS_WHEELS_BOOTSTRAP_COMPLETE", "PYTHONHOME")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "PYTHONPATH",
+            "AMENT_PREFIX_PATH",
+            "VIRTUAL_ENV",
+            "LD_LIBRARY_PATH",
+            "CMAKE_PREFIX_PATH",
+            "_ROS_WHEELS_BOOTSTRAP_COMPLETE",
+            "PYTHONHOME",
+        )
+    }
     venv_bin = str(Path(sys.prefix) / "bin")
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env.update(extra)
@@ -75,20 +87,51 @@ def no_torch_build(tmp_path_factory) -> tuple[Path, Path, dict]:
     site = venv / "lib" / PY_VER / "site-packages"
     (site / "_no_model_deps.py").write_text(BLOCKER)
     (site / "zz_ros_packages.pth").write_text(f"import _no_model_deps\n{PROJECT_SITE}\n")
-    env = _clean_env(AMENT_PREFIX_PATH=f"{prefix}{os.pathsep}{sys.prefix}", _ROS_WHEELS_BOOTSTRAP_COMPLETE="1",
-                     LD_LIBRARY_PATH=os.pathsep.join([str(prefix / "lib")] + _ros_libs()))
+    env = _clean_env(
+        AMENT_PREFIX_PATH=f"{prefix}{os.pathsep}{sys.prefix}",
+        _ROS_WHEELS_BOOTSTRAP_COMPLETE="1",
+        LD_LIBRARY_PATH=os.pathsep.join([str(prefix / "lib")] + _ros_libs()),
+    )
     py = str(venv / "bin" / "python")
     r = _run([py, "-c", "import rclpy, numpy; import torch"], env)
     assert r.returncode != 0 and "torch" in r.stderr, "the venv must see ROS but not torch: " + r.stderr[-500:]
     # the package's sources alone, as in a workspace's src/ (the project venv may sit inside the checkout)
     src = tmp / "src" / "interaction_hotspots"
-    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "install", "log", "outputs", "runs", "tests", "__pycache__", "*.pyc", ".gpu_wheels"))
+    shutil.copytree(
+        ROOT,
+        src,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "install",
+            "log",
+            "outputs",
+            "runs",
+            "tests",
+            "__pycache__",
+            "*.pyc",
+            ".gpu_wheels",
+        ),
+    )
     build = tmp / "build"
-    steps = [["cmake", "-S", str(src), "-B", str(build), f"-DCMAKE_PREFIX_PATH={sys.prefix}",
-              f"-DCMAKE_INSTALL_PREFIX={prefix}", f"-DPython3_EXECUTABLE={py}", "-DBUILD_TESTING=OFF",
-              "-DCMAKE_BUILD_TYPE=Release"],
-             ["cmake", "--build", str(build), "-j2"], ["cmake", "--install", str(build)]]
+    steps = [
+        [
+            "cmake",
+            "-S",
+            str(src),
+            "-B",
+            str(build),
+            f"-DCMAKE_PREFIX_PATH={sys.prefix}",
+            f"-DCMAKE_INSTALL_PREFIX={prefix}",
+            f"-DPython3_EXECUTABLE={py}",
+            "-DBUILD_TESTING=OFF",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        ["cmake", "--build", str(build), "-j2"],
+        ["cmake", "--install", str(build)],
+    ]
     for cmd in steps:
         r = _run(cmd, env)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -122,9 +165,15 @@ print(m.__file__)
 
 def _distro_standin_env(**extra: str) -> dict:
     """What sourcing /opt/ros/<distro>/setup.bash gives the distribution's python3: ROS on PYTHONPATH."""
-    env = _clean_env(PYTHONPATH=str(PROJECT_SITE), LD_LIBRARY_PATH=os.pathsep.join(_ros_libs()),
-                     AMENT_PREFIX_PATH=sys.prefix, ROS_DISTRO="kilted", _ROS_WHEELS_BOOTSTRAP_COMPLETE="1",
-                     ROBOT_BASE_PYTHON=BASE_PYTHON, **extra)
+    env = _clean_env(
+        PYTHONPATH=str(PROJECT_SITE),
+        LD_LIBRARY_PATH=os.pathsep.join(_ros_libs()),
+        AMENT_PREFIX_PATH=sys.prefix,
+        ROS_DISTRO="kilted",
+        _ROS_WHEELS_BOOTSTRAP_COMPLETE="1",
+        ROBOT_BASE_PYTHON=BASE_PYTHON,
+        **extra,
+    )
     if Path("/opt/pypi/simple").is_dir():  # this machine's local package mirror (no network in the tests)
         env.update(PIP_INDEX_URL="file:///opt/pypi/simple", PIP_EXTRA_INDEX_URL="", PIP_FIND_LINKS="")
     return env
@@ -176,8 +225,11 @@ def test_package_xml_declares_the_node_dependencies():
     declared = {e.text for e in root if e.tag in ("depend", "exec_depend")}
     imported = set()
     for path in (ROOT / "hotspot_ros").glob("*.py"):
-        imported |= set(re.findall(r"^\s*(?:from|import) (\w+_msgs|rclpy|rcl_interfaces|ament_index_python)\b",
-                                   path.read_text(), re.M))
+        imported |= set(
+            re.findall(
+                r"^\s*(?:from|import) (\w+_msgs|rclpy|rcl_interfaces|ament_index_python)\b", path.read_text(), re.M
+            )
+        )
     imported.discard("interaction_hotspots")
     assert imported <= declared, f"imported but not declared: {sorted(imported - declared)}"
     assert {"python3-numpy", "python3-opencv", "python3-yaml", "python3-tqdm"} <= declared

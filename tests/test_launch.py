@@ -4,6 +4,7 @@ Needs launch/launch_ros/ros2launch (installed by scripts/setup_ros.sh from ../sh
 where that folder exists, or from the ROS distribution); skipped cleanly without them. Every launch
 uses the shipped config/hotspot.yaml unless the test is about a user's params file.
 """
+
 from __future__ import annotations
 
 import json
@@ -108,7 +109,8 @@ def test_hotspots_launch_runs_with_a_users_params_file(overlay, tmp_path):
             client.node.destroy_node()
 
     (state, device, out), rec = run_launch_service(
-        LAUNCH_DIR / "hotspots.launch.py", {"params_file": str(params)}, checks, timeout=START_S + 90)
+        LAUNCH_DIR / "hotspots.launch.py", {"params_file": str(params)}, checks, timeout=START_S + 90
+    )
     assert state == "active"
     assert device == "cpu", "a launch-argument default overrode the user's params file"
     assert out is not None and len(out.objects) == 1
@@ -132,7 +134,10 @@ def test_hotspots_launch_explicit_args_win_and_autostart_false_waits(overlay, tm
 
     (state, device), rec = run_launch_service(
         LAUNCH_DIR / "hotspots.launch.py",
-        {"params_file": str(params), "device": "auto", "autostart": "false"}, checks, timeout=START_S + 60)
+        {"params_file": str(params), "device": "auto", "autostart": "false"},
+        checks,
+        timeout=START_S + 60,
+    )
     assert state == "unconfigured", "autostart:=false must leave the node for a lifecycle manager"
     assert device == "auto", "an argument given on the command line must override the params file"
     assert all(code == 0 for code in rec.exit_codes.values()), rec.exit_codes
@@ -161,8 +166,10 @@ def test_demo_launch_under_ros2_launch(overlay, tmp_path):
     assert node["frames_processed"] >= frames - 2, summary
 
 
-@pytest.mark.parametrize("launch_file,when", [("hotspots.launch.py", "starting"), ("hotspots.launch.py", "active"),
-                                              ("demo.launch.py", "active")])
+@pytest.mark.parametrize(
+    "launch_file,when",
+    [("hotspots.launch.py", "starting"), ("hotspots.launch.py", "active"), ("demo.launch.py", "active")],
+)
 def test_ctrl_c_ends_ros2_launch_cleanly(overlay, tmp_path, launch_file, when):
     """Ctrl-C (SIGINT to the process group) while the node starts or runs: every process ends, no
     error line or traceback, `ros2 launch` exits 0."""

@@ -1,4 +1,5 @@
 """The model against the reference specification (spec sections 1-2)."""
+
 from __future__ import annotations
 
 import pytest
@@ -150,12 +151,29 @@ def test_clip_logits_use_last_real_frame(small_model):
     assert steps[1, 2:].abs().sum() == 0  # padded steps are zeros, as pad_packed_sequence gives
 
 
-@pytest.mark.parametrize("ant_loss,pool,map_form", [("mse", "l2", "eq4"), ("none", "l2", "eq4"), ("mse", "avg", "eq4"),
-                                                   ("none", "avg", "eq4"), ("mse", "l2", "cam"), ("none", "avg", "cam")])
+@pytest.mark.parametrize(
+    "ant_loss,pool,map_form",
+    [
+        ("mse", "l2", "eq4"),
+        ("none", "l2", "eq4"),
+        ("mse", "avg", "eq4"),
+        ("none", "avg", "eq4"),
+        ("mse", "l2", "cam"),
+        ("none", "avg", "cam"),
+    ],
+)
 def test_analytic_maps_equal_autograd(ant_loss, pool, map_form):
     torch.manual_seed(0)
-    model = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64, "ant_loss": ant_loss,
-                         "pool": pool, "map_form": map_form})
+    model = build_model(
+        {
+            "backbone": "resnet18_dilated",
+            "actions": ACTIONS,
+            "input_size": 64,
+            "ant_loss": ant_loss,
+            "pool": pool,
+            "map_form": map_form,
+        }
+    )
     randomise_batchnorm(model)
     model.eval()
     x = model.features(torch.randn(3, 3, 64, 64))

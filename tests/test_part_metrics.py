@@ -27,7 +27,7 @@ def _gt(box, size=28):
     g = np.zeros((size, size), np.float32)
     r0, r1, c0, c1 = box
     h, w = SHAPE
-    g[int(r0 / h * size):int((r1 + 1) / h * size), int(c0 / w * size):int((c1 + 1) / w * size)] = 1.0
+    g[int(r0 / h * size) : int((r1 + 1) / h * size), int(c0 / w * size) : int((c1 + 1) / w * size)] = 1.0
     return g / g.sum()
 
 
@@ -92,9 +92,11 @@ def test_oracle_peaks_inside_the_part():
 
 def _two_action_items():
     # Action 0 ("hold") needs the handle, action 1 ("put down") the body; one more image with no map.
-    return [PartItem("img", 0, _gt(HANDLE), SHAPE, HANDLE, "handle"),
-            PartItem("img", 1, _gt(BODY), SHAPE, BODY, "body"),
-            PartItem("other", 0, _gt(HANDLE), SHAPE, HANDLE, "handle")]
+    return [
+        PartItem("img", 0, _gt(HANDLE), SHAPE, HANDLE, "handle"),
+        PartItem("img", 1, _gt(BODY), SHAPE, BODY, "body"),
+        PartItem("other", 0, _gt(HANDLE), SHAPE, HANDLE, "handle"),
+    ]
 
 
 def test_specific_maps_score_perfectly_and_beat_the_swapped_and_mean_maps():

@@ -1,4 +1,5 @@
 """Boxes, pre/post-processing, the batched predictor, and ONNX export of the analytic graph."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,8 +94,13 @@ def test_analytic_graph_exports_to_onnx(model, tmp_path):
     images = torch.randn(2, 3, 64, 64)
     path = tmp_path / "hotspots.onnx"
     torch.onnx.export(
-        graph, (images,), str(path), dynamo=False, opset_version=17,
-        input_names=["images"], output_names=["logits", "actions", "maps"],
+        graph,
+        (images,),
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["images"],
+        output_names=["logits", "actions", "maps"],
         dynamic_axes={"images": {0: "n"}, "logits": {0: "n"}, "actions": {0: "n"}, "maps": {0: "n"}},
     )
     onnx.checker.check_model(onnx.load(str(path)))

@@ -1,4 +1,5 @@
 """What a user of a fresh clone reads and runs first: licence, docs links, the node's --help."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ def test_readme_and_docs_link_nothing_outside_the_repository():
 
 
 def test_node_help_explains_ros_arguments():
-    out = subprocess.run([sys.executable, "-m", "hotspot_ros.run", "--help"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot_ros.run", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     for text in ("--ros-args", "-p NAME:=VALUE", "-r FROM:=TO", "__ns:=", "--no-autostart", "--params-file"):
         assert text in out.stdout, text

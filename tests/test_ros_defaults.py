@@ -4,6 +4,7 @@ robot runs it: real-size images from reliable and best-effort publishers, marker
 
 Real rclpy processes over Fast DDS in the private network namespace of scripts/run_tests.sh.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,14 +47,19 @@ class DefaultsClient(Client):
         self.node.destroy_publisher(self.det_pub)
         self.node.destroy_publisher(self.info_pub)
         self.image_pub = self.node.create_publisher(Image, image_topic, image_qos)
-        self.det_pub = self.node.create_publisher(Detection2DArray, "detections",
-                                                  QoSProfile(depth=10, reliability=image_qos.reliability))
+        self.det_pub = self.node.create_publisher(
+            Detection2DArray, "detections", QoSProfile(depth=10, reliability=image_qos.reliability)
+        )
         info_topic = image_topic.rsplit("/", 1)[0] + "/camera_info" if "/" in image_topic else "camera_info"
         self.info_pub = self.node.create_publisher(CameraInfo, info_topic, 10)
         self.markers: list[MarkerArray] = []
         self.diagnostics: list[DiagnosticArray] = []
-        self.node.create_subscription(MarkerArray, "hotspots/markers", self.markers.append,
-                                      QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        self.node.create_subscription(
+            MarkerArray,
+            "hotspots/markers",
+            self.markers.append,
+            QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE),
+        )
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 50)
 
     def diag_values(self, after_s: float) -> tuple[bytes, dict[str, str]] | None:
@@ -118,14 +124,23 @@ def _run_defaults(tmp_path, log, image_qos, publisher: str, image_topic: str = "
             settle(client, h, w, t0 + FRAMES)
             sent += FRAMES + 1
             t_sent = time.time()
-            assert client.spin_until(lambda t_sent=t_sent: (d := client.diag_values(t_sent + 0.5)) is not None
-                                     and int(d[1]["frames_in_worker"]) == 0, 4 * SHIPPED_STATS_PERIOD_S), \
-                "no up-to-date /diagnostics:\n" + log.read_text()[-3000:]
+            assert client.spin_until(
+                lambda t_sent=t_sent: (
+                    (d := client.diag_values(t_sent + 0.5)) is not None and int(d[1]["frames_in_worker"]) == 0
+                ),
+                4 * SHIPPED_STATS_PERIOD_S,
+            ), "no up-to-date /diagnostics:\n" + log.read_text()[-3000:]
             level, c = client.diag_values(t_sent + 0.5)
             n = {k: int(v) for k, v in c.items() if v.lstrip("-").isdigit()}
             # every frame sent (one detection message each) was processed or dropped for a counted reason
-            counted = (n["frames_processed"] + n["frames_dropped_busy"] + n["frames_dropped_stale"]
-                       + n["images_bad_encoding"] + n["images_corrupt"] + n["detections_unmatched"])
+            counted = (
+                n["frames_processed"]
+                + n["frames_dropped_busy"]
+                + n["frames_dropped_stale"]
+                + n["images_bad_encoding"]
+                + n["images_corrupt"]
+                + n["detections_unmatched"]
+            )
             assert counted >= 0.99 * (sent - n["detections_waiting"]), f"{sent} sent, {n}"
             assert n["accounting_unaccounted"] == 0, str(n)  # received images = processed + each drop reason + waiting
             mine = [m for m in client.hotspots[start:] if m.header.stamp.sec in range(t0, t0 + FRAMES)]
@@ -176,8 +191,9 @@ def test_unconfigured_node_reports_error_diagnostics_and_ends_on_ctrl_c(ros_env,
     proc = start_node({}, extra_args=SHIPPED + ["--no-autostart"], log_path=log, namespace=ns)
     client = DefaultsClient("unconfigured_client", ns, QoSProfile(depth=1))
     try:
-        assert client.spin_until(lambda: client.diag_values(0) is not None, 90 + 3 * SHIPPED_STATS_PERIOD_S), \
+        assert client.spin_until(lambda: client.diag_values(0) is not None, 90 + 3 * SHIPPED_STATS_PERIOD_S), (
             log.read_text()
+        )
         level, values = client.diag_values(0)
         assert level == DiagnosticStatus.ERROR
     finally:
@@ -229,8 +245,9 @@ def test_time_duplicates_jumps_and_shutdown_timers(ros_env, tmp_path):  # noqa: 
         client.image_pub.publish(back)
         client.spin_until(lambda: False, 0.3)
         client.det_pub.publish(detections(back.header, box))
-        assert client.spin_until(lambda: any(m.header.stamp.sec == 1000 for m in client.hotspots), 30.0), \
+        assert client.spin_until(lambda: any(m.header.stamp.sec == 1000 for m in client.hotspots), 30.0), (
             "frames after a backwards time jump were not processed:\n" + log.read_text()[-2000:]
+        )
         t_wall = time.time()
         assert client.spin_until(lambda: client.diag_values(t_wall) is not None, 3 * SHIPPED_STATS_PERIOD_S)
         _, values = client.diag_values(t_wall)
@@ -279,13 +296,23 @@ def test_diagnostic_levels():
     from hotspot_ros.diagnostics import frame_accounting, level_and_message
 
     assert level_and_message(False, {}, {})[0] == DiagnosticStatus.ERROR
-    ok = level_and_message(True, {"frames_received": 10, "frames_processed": 10, "detections_received": 10},
-                           {"frames_received": 5, "frames_processed": 5, "detections_received": 5})
+    ok = level_and_message(
+        True,
+        {"frames_received": 10, "frames_processed": 10, "detections_received": 10},
+        {"frames_received": 5, "frames_processed": 5, "detections_received": 5},
+    )
     assert ok[0] == DiagnosticStatus.OK
     warn = level_and_message(True, {"frames_received": 10, "frames_dropped_busy": 2, "detections_received": 10}, {})
     assert warn[0] == DiagnosticStatus.WARN and "frames_dropped_busy +2" in warn[1]
     err = level_and_message(True, {"images_missing": 3, "detections_received": 3}, {})
     assert err[0] == DiagnosticStatus.ERROR
-    acc = frame_accounting({"frames_received": 9, "frames_processed": 5, "frames_dropped_busy": 1,
-                            "images_unmatched": 2, "images_waiting": 1})
+    acc = frame_accounting(
+        {
+            "frames_received": 9,
+            "frames_processed": 5,
+            "frames_dropped_busy": 1,
+            "images_unmatched": 2,
+            "images_waiting": 1,
+        }
+    )
     assert acc["unaccounted"] == 0

@@ -5,6 +5,7 @@ publishes one interaction_hotspots/InteractionRecognition on ``demonstrations``.
 also checked on its own (no node needed). The end-to-end test is skipped while the node does not
 declare ``demonstration_mode``.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ rclpy = pytest.importorskip("rclpy")
 msgs = pytest.importorskip("interaction_hotspots.msg")
 pytest.importorskip("vision_msgs.msg")
 if not hasattr(msgs, "InteractionRecognition"):
-    pytest.skip("interaction_hotspots/InteractionRecognition not built: run scripts/setup_ros.sh .venv",
-                allow_module_level=True)
+    pytest.skip(
+        "interaction_hotspots/InteractionRecognition not built: run scripts/setup_ros.sh .venv", allow_module_level=True
+    )
 
 import torch  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
@@ -48,8 +50,19 @@ HAND_OFF = ("h", "hand", 0.8, (10.0, 10.0, 14.0, 14.0))
 
 def tiny_dan() -> DualAttentionNetwork:
     torch.manual_seed(0)
-    return DualAttentionNetwork(dict(backbone="resnet18_dilated", actions=ACTIONS, objects=OBJECTS, input_size=64,
-                                     embed_dim=32, attention_dim=16, relation_dim=16, head_hidden=16, dropout=0.0))
+    return DualAttentionNetwork(
+        dict(
+            backbone="resnet18_dilated",
+            actions=ACTIONS,
+            objects=OBJECTS,
+            input_size=64,
+            embed_dim=32,
+            attention_dim=16,
+            relation_dim=16,
+            head_hidden=16,
+            dropout=0.0,
+        )
+    )
 
 
 def node_supports_demonstrations() -> bool:
@@ -66,7 +79,9 @@ def test_message_from_a_result() -> None:
     img = np.zeros((H, W, 3), np.uint8)
     result = None
     for i, contact in enumerate([False, True, True, True, False]):
-        hands, objects = hands_and_objects([(detections(Header(), [MUG, HAND_ON if contact else HAND_OFF]), False)], ["hand"])
+        hands, objects = hands_and_objects(
+            [(detections(Header(), [MUG, HAND_ON if contact else HAND_OFF]), False)], ["hand"]
+        )
         result = rec.add_frame(1_000_000_000 + i * 100_000_000, img, hands, objects) or result
     assert result is not None
     header = Header(frame_id="cam")
@@ -89,15 +104,19 @@ def test_message_from_a_result() -> None:
 def paths(tmp_path_factory):
     folder = tmp_path_factory.mktemp("models")
     torch.manual_seed(0)
-    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64}),
-                    folder / "hotspots.safetensors")
+    save_checkpoint(
+        build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64}),
+        folder / "hotspots.safetensors",
+    )
     save_dan(tiny_dan(), folder / "dan.safetensors")
     return folder / "hotspots.safetensors", folder / "dan.safetensors"
 
 
-@pytest.mark.skipif(not node_supports_demonstrations(),
-                    reason="hotspot_node does not declare demonstration_mode / demonstration_model_path yet "
-                           "(hotspot_ros/demonstration.py is not wired into hotspot_ros/node.py)")
+@pytest.mark.skipif(
+    not node_supports_demonstrations(),
+    reason="hotspot_node does not declare demonstration_mode / demonstration_model_path yet "
+    "(hotspot_ros/demonstration.py is not wired into hotspot_ros/node.py)",
+)
 def test_node_publishes_one_demonstration_per_interaction(ros_env, paths, tmp_path):
     from interaction_hotspots.msg import InteractionRecognition
 
@@ -107,16 +126,28 @@ def test_node_publishes_one_demonstration_per_interaction(ros_env, paths, tmp_pa
     hotspot_model, dan_model = paths
     client = Client(name="demo_client", namespace="/demo")
     got: list = []
-    client.node.create_subscription(InteractionRecognition, "demonstrations", got.append,
-                                    QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    client.node.create_subscription(
+        InteractionRecognition,
+        "demonstrations",
+        got.append,
+        QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
+    )
     log = tmp_path / "node.log"
-    proc = start_node({"model_path": str(hotspot_model), "demonstration_mode": True,
-                       "demonstration_model_path": str(dan_model), "stats_period_sec": 0.5},
-                      log_path=log, namespace="/demo")
+    proc = start_node(
+        {
+            "model_path": str(hotspot_model),
+            "demonstration_mode": True,
+            "demonstration_model_path": str(dan_model),
+            "stats_period_sec": 0.5,
+        },
+        log_path=log,
+        namespace="/demo",
+    )
     try:
         assert client.wait_for_node(), f"node never subscribed; log:\n{log.read_text()}"
-        assert client.spin_until(lambda: client.node.count_publishers("/demo/demonstrations") > 0, 30.0), \
+        assert client.spin_until(lambda: client.node.count_publishers("/demo/demonstrations") > 0, 30.0), (
             f"no demonstrations publisher; log:\n{log.read_text()}"
+        )
         sent = []
         # 3 frames with the hand away, 4 touching the mug, 3 away again: one interaction
         for i, hand in enumerate([HAND_OFF] * 3 + [HAND_ON] * 4 + [HAND_OFF] * 3):

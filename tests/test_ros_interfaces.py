@@ -7,6 +7,7 @@ private network namespace: ``unshare -n bash -c 'ip link set lo up; pytest ...'`
 This file is also the publisher: the test starts it as
 ``python tests/test_ros_interfaces.py TOPIC_PREFIX``.
 """
+
 from __future__ import annotations
 
 import array
@@ -65,8 +66,14 @@ def make_messages() -> dict:
     n_act, h, w = len(actions), 3, 5
 
     peaks = [
-        hmsg.HotspotPeak(action_index=0, u=330.5, v=251.25, value=1.0, has_position=True,
-                         position=Point(x=0.0625, y=-0.125, z=0.7578125)),
+        hmsg.HotspotPeak(
+            action_index=0,
+            u=330.5,
+            v=251.25,
+            value=1.0,
+            has_position=True,
+            position=Point(x=0.0625, y=-0.125, z=0.7578125),
+        ),
         hmsg.HotspotPeak(action_index=2, u=301.75, v=260.5, value=1.0, has_position=False),
     ]
     obj = hmsg.ObjectHotspots(
@@ -84,8 +91,9 @@ def make_messages() -> dict:
         reused=True,
         computed_stamp=Time(sec=1_700_000_122, nanosec=5),
     )
-    empty_obj = hmsg.ObjectHotspots(detection_id="", class_id="bowl", detection_score=0.5,
-                                    action_scores=_f32([0.25] * n_act))
+    empty_obj = hmsg.ObjectHotspots(
+        detection_id="", class_id="bowl", detection_score=0.5, action_scores=_f32([0.25] * n_act)
+    )
     hotspots = hmsg.HotspotArray(header=header, action_names=actions, objects=[obj, empty_obj])
 
     dets = []
@@ -170,22 +178,37 @@ VISION_MSGS_4X = {
     "BoundingBox3D": [("center", "geometry_msgs/Pose"), ("size", "geometry_msgs/Vector3")],
     "BoundingBox3DArray": [("header", "std_msgs/Header"), ("boxes", "sequence<vision_msgs/BoundingBox3D>")],
     "ObjectHypothesis": [("class_id", "string"), ("score", "double")],
-    "ObjectHypothesisWithPose": [("hypothesis", "vision_msgs/ObjectHypothesis"),
-                                 ("pose", "geometry_msgs/PoseWithCovariance")],
-    "Detection2D": [("header", "std_msgs/Header"),
-                    ("results", "sequence<vision_msgs/ObjectHypothesisWithPose>"),
-                    ("bbox", "vision_msgs/BoundingBox2D"), ("id", "string")],
+    "ObjectHypothesisWithPose": [
+        ("hypothesis", "vision_msgs/ObjectHypothesis"),
+        ("pose", "geometry_msgs/PoseWithCovariance"),
+    ],
+    "Detection2D": [
+        ("header", "std_msgs/Header"),
+        ("results", "sequence<vision_msgs/ObjectHypothesisWithPose>"),
+        ("bbox", "vision_msgs/BoundingBox2D"),
+        ("id", "string"),
+    ],
     "Detection2DArray": [("header", "std_msgs/Header"), ("detections", "sequence<vision_msgs/Detection2D>")],
-    "Detection3D": [("header", "std_msgs/Header"),
-                    ("results", "sequence<vision_msgs/ObjectHypothesisWithPose>"),
-                    ("bbox", "vision_msgs/BoundingBox3D"), ("id", "string")],
+    "Detection3D": [
+        ("header", "std_msgs/Header"),
+        ("results", "sequence<vision_msgs/ObjectHypothesisWithPose>"),
+        ("bbox", "vision_msgs/BoundingBox3D"),
+        ("id", "string"),
+    ],
     "Detection3DArray": [("header", "std_msgs/Header"), ("detections", "sequence<vision_msgs/Detection3D>")],
     "Classification": [("header", "std_msgs/Header"), ("results", "sequence<vision_msgs/ObjectHypothesis>")],
     "VisionClass": [("class_id", "uint16"), ("class_name", "string")],
-    "LabelInfo": [("header", "std_msgs/Header"), ("class_map", "sequence<vision_msgs/VisionClass>"),
-                  ("threshold", "float")],
-    "VisionInfo": [("header", "std_msgs/Header"), ("method", "string"),
-                   ("database_location", "string"), ("database_version", "int32")],
+    "LabelInfo": [
+        ("header", "std_msgs/Header"),
+        ("class_map", "sequence<vision_msgs/VisionClass>"),
+        ("threshold", "float"),
+    ],
+    "VisionInfo": [
+        ("header", "std_msgs/Header"),
+        ("method", "string"),
+        ("database_location", "string"),
+        ("database_version", "int32"),
+    ],
 }
 
 
@@ -222,23 +245,27 @@ def test_round_trip_between_processes(ros_env, tmp_path):
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
     subs = {
-        name: node.create_subscription(type(m), prefix + name,
-                                       lambda msg, name=name: received.setdefault(name, msg), QOS)
+        name: node.create_subscription(
+            type(m), prefix + name, lambda msg, name=name: received.setdefault(name, msg), QOS
+        )
         for name, m in expected.items()
     }
     pub_log = tmp_path / "publisher.log"
     proc = None
     try:
         with open(pub_log, "w") as log:
-            proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), prefix],
-                                    stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+            proc = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), prefix],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
+            )
 
         def spin_until(cond, what):
             deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
             while not cond():
                 if proc.poll() is not None:
-                    pytest.fail(f"publisher exited ({proc.returncode}) before {what}:\n"
-                                + pub_log.read_text())
+                    pytest.fail(f"publisher exited ({proc.returncode}) before {what}:\n" + pub_log.read_text())
                 if time.monotonic() > deadline:
                     pytest.fail(f"timed out waiting for {what}; publisher log:\n" + pub_log.read_text())
                 executor.spin_once(timeout_sec=0.02)

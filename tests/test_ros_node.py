@@ -3,6 +3,7 @@
 Run by scripts/run_tests.sh inside a private network namespace (loopback only). Skipped where the ROS 2
 set-up (scripts/setup_ros.sh) has not been run.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,7 +91,12 @@ def test_end_to_end_header_actions_maps_rois(node, client):
     assert [o.detection_id for o in out.objects] == ["mug-1", "bottle-7"]  # highest score first
     for obj, (_det_id, cls, score, box) in zip(out.objects, (MUG, BOTTLE)):
         roi = pad_and_clamp(center_size_to_xyxy(*box), 0.1, W, H)
-        assert (obj.roi.x_offset, obj.roi.y_offset, obj.roi.width, obj.roi.height) == (roi.x0, roi.y0, roi.width, roi.height)
+        assert (obj.roi.x_offset, obj.roi.y_offset, obj.roi.width, obj.roi.height) == (
+            roi.x0,
+            roi.y0,
+            roi.width,
+            roi.height,
+        )
         assert obj.class_id == cls and math.isclose(obj.detection_score, score, rel_tol=1e-6)
         assert obj.map_height == obj.map_width == 8  # 64 px input / stride 8
         assert len(obj.maps) == len(ACTIONS) * 8 * 8 and list(obj.map_action_indices) == [0, 1, 2]
@@ -110,8 +116,12 @@ def test_overlay_rendered_only_while_subscribed(node, client):
     assert stats.overlays_rendered == 0, "overlay drawn with nobody subscribed"
     client.subscribe_overlay()
     img, dets = good_frame()
-    client.spin_until(lambda: any(o.header.stamp == img.header.stamp for o in client.overlays), 60.0,
-                      step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)), period=0.3)
+    client.spin_until(
+        lambda: any(o.header.stamp == img.header.stamp for o in client.overlays),
+        60.0,
+        step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)),
+        period=0.3,
+    )
     overlay = next((o for o in client.overlays if o.header.stamp == img.header.stamp), None)
     assert overlay is not None, "no overlay while subscribed"
     assert overlay.encoding == "bgr8" and (overlay.height, overlay.width) == (H, W)
@@ -216,11 +226,19 @@ def test_bad_inputs_are_logged_counted_and_survived(node, client):
     client.spin_until(lambda: False, 1.5, step=lambda: (client.image_pub.publish(img), client.det_pub.publish(dets)))
     empty = Image(encoding="rgb8")
     empty.header.stamp.sec, empty.header.stamp.nanosec = next_stamp()
-    client.spin_until(lambda: False, 1.5, step=lambda: (client.image_pub.publish(empty), client.det_pub.publish(detections(empty.header, [MUG]))))
+    client.spin_until(
+        lambda: False,
+        1.5,
+        step=lambda: (client.image_pub.publish(empty), client.det_pub.publish(detections(empty.header, [MUG]))),
+    )
 
     # boxes: zero-sized, entirely outside the image, NaN centre -- and one good box, which must still come out
-    bad_boxes = [("z", "mug", 0.9, (50.0, 50.0, 0.0, 10.0)), ("o", "mug", 0.9, (900.0, 900.0, 20.0, 20.0)),
-                 ("n", "mug", 0.9, (float("nan"), 10.0, 5.0, 5.0)), ("ok", "mug", 0.5, (80.0, 60.0, 30.0, 30.0))]
+    bad_boxes = [
+        ("z", "mug", 0.9, (50.0, 50.0, 0.0, 10.0)),
+        ("o", "mug", 0.9, (900.0, 900.0, 20.0, 20.0)),
+        ("n", "mug", 0.9, (float("nan"), 10.0, 5.0, 5.0)),
+        ("ok", "mug", 0.5, (80.0, 60.0, 30.0, 30.0)),
+    ]
     out = client.send_until_output(*good_frame(boxes=bad_boxes))
     assert out is not None and [o.detection_id for o in out.objects] == ["ok"]
 
@@ -249,8 +267,12 @@ def ns_client(ros_env, request):
 def test_lifecycle_transitions_and_model_errors(model_path, tmp_path, ns_client):
     client = ns_client
     log = tmp_path / "node.log"
-    proc = start_node({"model_path": str(tmp_path / "absent.safetensors"), "stats_period_sec": 0.3},
-                      extra_args=["--no-autostart"], log_path=log, namespace=client.node.get_namespace())
+    proc = start_node(
+        {"model_path": str(tmp_path / "absent.safetensors"), "stats_period_sec": 0.3},
+        extra_args=["--no-autostart"],
+        log_path=log,
+        namespace=client.node.get_namespace(),
+    )
     try:
         assert client.spin_until(lambda: _has_service(client), 90.0), "lifecycle services never appeared"
         assert client.get_state() == "unconfigured"
@@ -290,8 +312,11 @@ def _has_service(client) -> bool:
 
 def test_depth_gives_3d_peaks_and_nan_depth_is_survived(model_path, tmp_path, ns_client):
     client = ns_client
-    proc = start_node({"model_path": str(model_path), "use_depth": True, "stats_period_sec": 0.3},
-                      log_path=tmp_path / "node.log", namespace=client.node.get_namespace())
+    proc = start_node(
+        {"model_path": str(model_path), "use_depth": True, "stats_period_sec": 0.3},
+        log_path=tmp_path / "node.log",
+        namespace=client.node.get_namespace(),
+    )
     try:
         assert client.wait_for_node()
         info = CameraInfo(width=W, height=H)
@@ -311,17 +336,26 @@ def test_depth_gives_3d_peaks_and_nan_depth_is_survived(model_path, tmp_path, ns
             client.image_pub.publish(img)
             client.det_pub.publish(dets)
 
-        assert client.spin_until(lambda: any(m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position
-                                             for m in client.hotspots), 60.0, step=send, period=0.3)
-        out = next(m for m in client.hotspots if m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position)
+        assert client.spin_until(
+            lambda: any(
+                m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position for m in client.hotspots
+            ),
+            60.0,
+            step=send,
+            period=0.3,
+        )
+        out = next(
+            m for m in client.hotspots if m.header.stamp == img.header.stamp and m.objects[0].peaks[0].has_position
+        )
         for p in out.objects[0].peaks:
             assert p.has_position and math.isclose(p.position.z, 0.8, rel_tol=1e-5)
             assert math.isclose(p.position.x, (p.u - 0.5 - 80.0) * 0.8 / 100.0, rel_tol=1e-4, abs_tol=1e-6)
 
         img, dets = good_frame(boxes=(MUG,))
         depth = depth_msg(img.header, np.full((H, W), np.nan, np.float32))
-        assert client.spin_until(lambda: any(m.header.stamp == img.header.stamp for m in client.hotspots), 60.0,
-                                 step=send, period=0.3)
+        assert client.spin_until(
+            lambda: any(m.header.stamp == img.header.stamp for m in client.hotspots), 60.0, step=send, period=0.3
+        )
         out = next(m for m in client.hotspots if m.header.stamp == img.header.stamp)
         assert not any(p.has_position for p in out.objects[0].peaks)
         assert proc.poll() is None
@@ -333,8 +367,16 @@ def test_onnxruntime_backend_serves_the_same_maps(model_path, tmp_path, ns_clien
     pytest.importorskip("onnxruntime")
     client = ns_client
     log = tmp_path / "node.log"
-    proc = start_node({"model_path": str(model_path), "backend": "onnxruntime", "cache_dir": str(tmp_path / "cache"),
-                       "box_padding": 0.1}, log_path=log, namespace=client.node.get_namespace())
+    proc = start_node(
+        {
+            "model_path": str(model_path),
+            "backend": "onnxruntime",
+            "cache_dir": str(tmp_path / "cache"),
+            "box_padding": 0.1,
+        },
+        log_path=log,
+        namespace=client.node.get_namespace(),
+    )
     try:
         assert client.wait_for_node(), log.read_text()
         img, dets = good_frame(boxes=(MUG,), seed=3)
@@ -359,14 +401,17 @@ def test_unchanged_objects_reuse_their_hotspots_and_say_so(node, client):
     second = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=5))  # same pixels, same boxes
     assert [o.reused for o in second.objects] == [True, True]
     for fresh, reused in zip(first.objects, second.objects):
-        assert (reused.computed_stamp.sec, reused.computed_stamp.nanosec) == (first.header.stamp.sec,
-                                                                              first.header.stamp.nanosec)
+        assert (reused.computed_stamp.sec, reused.computed_stamp.nanosec) == (
+            first.header.stamp.sec,
+            first.header.stamp.nanosec,
+        )
         assert list(reused.maps) == list(fresh.maps) and list(reused.action_scores) == list(fresh.action_scores)
     changed = client.send_until_output(*good_frame(boxes=(MUG, BOTTLE), seed=6))  # other pixels: recomputed
     assert [o.reused for o in changed.objects] == [False, False]
-    assert all((o.computed_stamp.sec, o.computed_stamp.nanosec) == (changed.header.stamp.sec,
-                                                                    changed.header.stamp.nanosec)
-               for o in changed.objects)
+    assert all(
+        (o.computed_stamp.sec, o.computed_stamp.nanosec) == (changed.header.stamp.sec, changed.header.stamp.nanosec)
+        for o in changed.objects
+    )
     stats = client.latest_stats(time.time())
     assert stats.objects_reused >= base.objects_reused + 2
     assert stats.objects_processed >= base.objects_processed + 4

@@ -1,5 +1,6 @@
 """Tests of training.synthetic (the synthetic world): layout/schema read by the real OPRA loaders, determinism, GT on
 the right part, the novel-category split, the CLI and the old module names."""
+
 from __future__ import annotations
 
 import ast
@@ -20,13 +21,24 @@ from training import synthetic as sw
 from training.data import HotspotTestImages, OPRAClips
 
 # CI-sized: every category, few clips, small frames.
-SMALL = dict(products_per_category=2, clips_per_category=2, test_per_category=1, test_clips_per_category=1,
-             image_size=96, min_frames=4, max_frames=9, short_clip_frac=0.1)
+SMALL = dict(
+    products_per_category=2,
+    clips_per_category=2,
+    test_per_category=1,
+    test_clips_per_category=1,
+    image_size=96,
+    min_frames=4,
+    max_frames=9,
+    short_clip_frac=0.1,
+)
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -123,15 +135,18 @@ def test_gt_peak_lies_on_the_interaction_part(world: tuple[Path, dict]) -> None:
         hm = gt_heatmap_from_points(e["points"], e["shape"])
         r, c = np.unravel_index(int(hm.argmax()), hm.shape)
         (r0, r1), (c0, c1) = e["part_rows"], e["part_cols"]
-        patch = img[r0:r1 + 1, c0:c1 + 1]
+        patch = img[r0 : r1 + 1, c0 : c1 + 1]
         assert np.abs(patch - img[1, 1]).sum(-1).max() > 60  # the part box holds non-background pixels
     # Reading the points as (x, y) instead would miss most parts: the check is orientation-sensitive.
     swapped = [dict(e, points=[[p[1], p[0]] for p in e["points"]], shape=e["shape"][::-1]) for e in entries]
-    hits = sum(_peak_on_part(dict(s, part_rows=e["part_rows"], part_cols=e["part_cols"]), transpose=True)
-               for s, e in zip(swapped, entries))
+    hits = sum(
+        _peak_on_part(dict(s, part_rows=e["part_rows"], part_cols=e["part_cols"]), transpose=True)
+        for s, e in zip(swapped, entries)
+    )
     assert hits == len(entries)  # EPIC-style (x, y) + transpose is the same map ...
-    misses = sum(not _peak_on_part(dict(e, points=[[p[1], p[0]] for p in e["points"]]), transpose=False)
-                 for e in entries)
+    misses = sum(
+        not _peak_on_part(dict(e, points=[[p[1], p[0]] for p in e["points"]]), transpose=False) for e in entries
+    )
     assert misses > len(entries) // 2  # ... while swapping the axes alone lands off the part
 
 
@@ -172,9 +187,17 @@ def test_novel_split_rejects_verbs_no_training_category_affords() -> None:
 
 
 def test_same_seed_gives_identical_world(tmp_path: Path) -> None:
-    cfg = sw.WorldConfig(seed=5, categories=("mug", "bottle", "drawer"), products_per_category=1,
-                         clips_per_category=2, test_per_category=1, image_size=64, min_frames=3,
-                         max_frames=5, short_clip_frac=0.2)
+    cfg = sw.WorldConfig(
+        seed=5,
+        categories=("mug", "bottle", "drawer"),
+        products_per_category=1,
+        clips_per_category=2,
+        test_per_category=1,
+        image_size=64,
+        min_frames=3,
+        max_frames=5,
+        short_clip_frac=0.2,
+    )
     sw.generate_world(tmp_path / "a", cfg)
     sw.generate_world(tmp_path / "b", cfg)
     a, b = tree_digest(tmp_path / "a"), tree_digest(tmp_path / "b")
@@ -187,28 +210,57 @@ def test_same_seed_gives_identical_world(tmp_path: Path) -> None:
 
 
 def test_clips_show_a_hand_acting_on_the_part(tmp_path: Path) -> None:
-    cfg = sw.WorldConfig(seed=2, categories=("bottle", "remote"), products_per_category=1,
-                         clips_per_category=3, test_per_category=1, image_size=128, min_frames=8,
-                         max_frames=8, test_clips_per_category=0)
+    cfg = sw.WorldConfig(
+        seed=2,
+        categories=("bottle", "remote"),
+        products_per_category=1,
+        clips_per_category=3,
+        test_per_category=1,
+        image_size=128,
+        min_frames=8,
+        max_frames=8,
+        test_clips_per_category=0,
+    )
     annots = sw.generate_world(tmp_path / "w", cfg)
     for e in annots["train_clips"]:
         folder = tmp_path / "w" / "frames" / ("%s/%s/%s/%s_%s.mp4" % tuple(e["clip"]))
         first = cv2.imread(str(folder / "image-00000001.jpg")).astype(int)
         last = cv2.imread(str(folder / "image-00000008.jpg")).astype(int)
         assert np.abs(first - last).sum(-1).mean() > 1.0  # things move
+
         # Skin-coloured pixels (BGR, R > G > B) appear by the end: the hand has arrived.
         def skin(img: np.ndarray) -> int:
             b, g, r = img[..., 0], img[..., 1], img[..., 2]
             return int(((r > g + 15) & (g > b + 10) & (r > 90)).sum())
+
         assert skin(last) > skin(first)
 
 
 def test_cli_writes_a_ci_sized_novel_world(tmp_path: Path) -> None:
     # Speed is a figure, not an assertion (house rule): the CLI logs the generation time.
     out = tmp_path / "cli"
-    rc = sw.main(["--out", str(out), "--seed", "0", "--clips-per-category", "3", "--test-per-category", "1",
-                  "--products-per-category", "2", "--image-size", "128", "--min-frames", "6",
-                  "--max-frames", "10", "--split", "novel"])
+    rc = sw.main(
+        [
+            "--out",
+            str(out),
+            "--seed",
+            "0",
+            "--clips-per-category",
+            "3",
+            "--test-per-category",
+            "1",
+            "--products-per-category",
+            "2",
+            "--image-size",
+            "128",
+            "--min-frames",
+            "6",
+            "--max-frames",
+            "10",
+            "--split",
+            "novel",
+        ]
+    )
     annots = json.loads((out / "annotations.json").read_text())
     n_frames = sum(e["nframes"] for e in annots["train_clips"] + annots["test_clips"])
     assert rc == 0 and n_frames >= 200, n_frames
@@ -219,12 +271,36 @@ def test_cli_writes_a_ci_sized_novel_world(tmp_path: Path) -> None:
 def test_old_module_names_write_the_same_world(tmp_path: Path) -> None:
     # `python -m training.synthetic_world` (scripts and worlds' README.txt name it) and the old import paths
     # are shims over training.synthetic: same CLI, same names, byte-identical output.
-    args = ["--seed", "3", "--categories", "mug", "drawer", "kettle", "--products-per-category", "1",
-            "--clips-per-category", "2", "--test-per-category", "1", "--image-size", "64", "--min-frames", "3",
-            "--max-frames", "4", "--dan-labels", "--dan-two-object-clips", "1"]
+    args = [
+        "--seed",
+        "3",
+        "--categories",
+        "mug",
+        "drawer",
+        "kettle",
+        "--products-per-category",
+        "1",
+        "--clips-per-category",
+        "2",
+        "--test-per-category",
+        "1",
+        "--image-size",
+        "64",
+        "--min-frames",
+        "3",
+        "--max-frames",
+        "4",
+        "--dan-labels",
+        "--dan-two-object-clips",
+        "1",
+    ]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    subprocess.run([sys.executable, "-m", "training.synthetic_world", "--out", str(tmp_path / "old"), *args],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "training.synthetic_world", "--out", str(tmp_path / "old"), *args],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     assert sw.main(["--out", str(tmp_path / "new"), *args]) == 0
     old, new = tree_digest(tmp_path / "old"), tree_digest(tmp_path / "new")
     assert old == new and len(old) > 20

@@ -1,4 +1,5 @@
 """Offline training and evaluation on a tiny synthetic world: config, loss, resume, cache, DDP, eval, viz."""
+
 from __future__ import annotations
 
 import json
@@ -36,16 +37,37 @@ BACKBONE = dict(backbone="efficientnet_lite0_dilated", backbone_weights="package
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("world") / "w"
-    generate_world(out, WorldConfig(seed=0, categories=("mug", "bottle", "drawer", "lamp"), products_per_category=1,
-                                    clips_per_category=3, test_per_category=1, image_size=96, min_frames=3,
-                                    max_frames=5))
+    generate_world(
+        out,
+        WorldConfig(
+            seed=0,
+            categories=("mug", "bottle", "drawer", "lamp"),
+            products_per_category=1,
+            clips_per_category=3,
+            test_per_category=1,
+            image_size=96,
+            min_frames=3,
+            max_frames=5,
+        ),
+    )
     return out
 
 
 def tiny_config(world: Path, out_dir: Path, **kw) -> TrainConfig:
     data = DatasetConfig(name="opra", root=world, crop=kw.pop("crop", 64), resize=kw.pop("resize", 72), max_len=4)
-    base = dict(dataset=data, out_dir=out_dir, epochs=2, batch_size=4, num_workers=0, progress=False,
-                tensorboard=False, threads=1, log_every=1, milestones=(), **BACKBONE)
+    base = dict(
+        dataset=data,
+        out_dir=out_dir,
+        epochs=2,
+        batch_size=4,
+        num_workers=0,
+        progress=False,
+        tensorboard=False,
+        threads=1,
+        log_every=1,
+        milestones=(),
+        **BACKBONE,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -73,9 +95,24 @@ def test_config_validation_defaults_and_cli(tmp_path):
     with pytest.raises(ConfigError, match="needs 'dataset' and 'out_dir'"):
         TrainConfig.from_dict({"dataset": data})
     yaml_path = tmp_path / "t.yaml"
-    yaml_path.write_text(yaml.safe_dump({"out_dir": "from_yaml", "epochs": 8, "dataset": {**data, "crop": 160, "resize": 182}}))
-    args = build_parser().parse_args(["--config", str(yaml_path), "--epochs", "4", "--crop", "128", "--ant-loss", "none",
-                                      "--backbone-weights", "none", "--no-tensorboard"])
+    yaml_path.write_text(
+        yaml.safe_dump({"out_dir": "from_yaml", "epochs": 8, "dataset": {**data, "crop": 160, "resize": 182}})
+    )
+    args = build_parser().parse_args(
+        [
+            "--config",
+            str(yaml_path),
+            "--epochs",
+            "4",
+            "--crop",
+            "128",
+            "--ant-loss",
+            "none",
+            "--backbone-weights",
+            "none",
+            "--no-tensorboard",
+        ]
+    )
     cfg = config_from_args(args)
     assert (cfg.epochs, cfg.input_size, cfg.dataset.resize, cfg.ant_loss) == (4, 128, 182, "none")
     assert cfg.out_dir == Path("from_yaml") and cfg.backbone_weights is None and cfg.tensorboard is False
@@ -107,7 +144,10 @@ def test_training_lowers_the_loss_and_is_reproducible(world, tmp_path):
     assert again.step_losses == first.step_losses and again.weights_sha256 == first.weights_sha256
     cfg_saved, extra = read_metadata(tmp_path / "a" / "model.safetensors")
     assert extra["epoch"] == 14 and cfg_saved.actions[:2] == ("hold", "touch")
-    assert sorted(p.name for p in (tmp_path / "a").glob("epoch_*.safetensors")) == ["epoch_013.safetensors", "epoch_014.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "a").glob("epoch_*.safetensors")) == [
+        "epoch_013.safetensors",
+        "epoch_014.safetensors",
+    ]
     lines = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
     assert sum("epoch_seconds" in x for x in lines) == 14
 
@@ -218,14 +258,56 @@ def _free_port() -> int:
 
 def test_ddp_with_two_cpu_processes(world, tmp_path):
     out = tmp_path / "ddp"
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
-           "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "training.train", "--data-name", "opra", "--data-root", str(world),
-           "--crop", "64", "--resize", "72", "--max-len", "4", "--out-dir", str(out), "--epochs", "1",
-           "--batch-size", "4", "--num-workers", "0", "--no-progress", "--no-tensorboard", "--threads", "1",
-           "--backbone", "efficientnet_lite0_dilated", "--backbone-weights", "packaged",
-           "--cache-features", str(tmp_path / "cache"), "--log-every", "1"]
+    env = {
+        **os.environ,
+        "MASTER_ADDR": "127.0.0.1",
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "PYTHONPATH": str(ROOT),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "training.train",
+        "--data-name",
+        "opra",
+        "--data-root",
+        str(world),
+        "--crop",
+        "64",
+        "--resize",
+        "72",
+        "--max-len",
+        "4",
+        "--out-dir",
+        str(out),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--num-workers",
+        "0",
+        "--no-progress",
+        "--no-tensorboard",
+        "--threads",
+        "1",
+        "--backbone",
+        "efficientnet_lite0_dilated",
+        "--backbone-weights",
+        "packaged",
+        "--cache-features",
+        str(tmp_path / "cache"),
+        "--log-every",
+        "1",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((out / "ranks" / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -240,10 +322,18 @@ def test_ddp_with_two_cpu_processes(world, tmp_path):
 @pytest.fixture(scope="module")
 def trained(world, tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("trained")
-    runs = {"ours": {}, "lstm_gradcam": {"ant_loss": "none"}, "direct_cls": {"method": "direct_cls"},
-            "resolution": {"ant_loss": "none", "pool": "avg"},
-            "basic": {"ant_loss": "none", "pool": "avg", "backbone": "efficientnet_lite0",
-                      "cache_features": base / "cache_basic"}}
+    runs = {
+        "ours": {},
+        "lstm_gradcam": {"ant_loss": "none"},
+        "direct_cls": {"method": "direct_cls"},
+        "resolution": {"ant_loss": "none", "pool": "avg"},
+        "basic": {
+            "ant_loss": "none",
+            "pool": "avg",
+            "backbone": "efficientnet_lite0",
+            "cache_features": base / "cache_basic",
+        },
+    }
     out = {}
     for name, kw in runs.items():
         kw = {"cache_features": base / "cache", **kw}
@@ -253,7 +343,18 @@ def trained(world, tmp_path_factory) -> dict[str, Path]:
 
 def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
     js = tmp_path / "eval.json"
-    argv = ["--data-name", "opra", "--data-root", str(world), "--json", str(js), "--device", "cpu", "--method", "center_bias"]
+    argv = [
+        "--data-name",
+        "opra",
+        "--data-root",
+        str(world),
+        "--json",
+        str(js),
+        "--device",
+        "cpu",
+        "--method",
+        "center_bias",
+    ]
     for name, path in trained.items():
         argv += ["--method", f"{name}={path}"]
     assert evaluate_cli.main(argv) == 0
@@ -271,8 +372,11 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
     assert data["methods"]["basic"]["ablation_row"] == "OURS (BASIC)"
     assert data["methods"]["resolution"]["ablation_row"] == "+ RESOLUTION"
     # A checkpoint that is not the variant its method name claims is refused, saying why.
-    for name, ckpt, why in (("lstm_gradcam", "ours", "ant_loss none"), ("basic", "resolution", "stride-32 backbone"),
-                            ("resolution", "lstm_gradcam", "pool 'avg'")):
+    for name, ckpt, why in (
+        ("lstm_gradcam", "ours", "ant_loss none"),
+        ("basic", "resolution", "stride-32 backbone"),
+        ("resolution", "lstm_gradcam", "pool 'avg'"),
+    ):
         assert evaluate_cli.main(argv[:6] + ["--method", f"{name}={trained[ckpt]}"]) == 2
         assert why in capsys.readouterr().err
     # The report names each row's place in the supplement's Table S1, in its order.
@@ -280,8 +384,14 @@ def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
 
     rows = table([("seen", data)]).splitlines()[2:]
     labels = [r.split(" | ")[0].lstrip("| ") for r in rows]
-    assert labels == ["CENTER BIAS", "OURS (BASIC)", "+ RESOLUTION", "LSTM+GRAD-CAM (+ L2 POOL)", "DIRECT CLS",
-                      "OURS (+ ANTICIPATION)"]
+    assert labels == [
+        "CENTER BIAS",
+        "OURS (BASIC)",
+        "+ RESOLUTION",
+        "LSTM+GRAD-CAM (+ L2 POOL)",
+        "DIRECT CLS",
+        "OURS (+ ANTICIPATION)",
+    ]
     with pytest.raises(CheckpointError, match="direct_cls"):
         load_model(trained["direct_cls"])
     with pytest.raises(CheckpointError, match="not a DIRECT CLS checkpoint"):
@@ -293,10 +403,28 @@ def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_pat
     (and center bias) has zero specificity by construction, and the all-action maps agree with the
     per-verb maps the reference metrics score."""
     js = tmp_path / "parts.json"
-    argv = ["--data-name", "opra", "--data-root", str(world), "--json", str(js), "--device", "cpu",
-            "--method", "center_bias", "--method", "oracle", "--method", f"mean_map={trained['ours']}",
-            "--method", f"ours={trained['ours']}", "--method", f"lstm_gradcam={trained['lstm_gradcam']}",
-            "--method", f"ours_cam={trained['ours']}"]
+    argv = [
+        "--data-name",
+        "opra",
+        "--data-root",
+        str(world),
+        "--json",
+        str(js),
+        "--device",
+        "cpu",
+        "--method",
+        "center_bias",
+        "--method",
+        "oracle",
+        "--method",
+        f"mean_map={trained['ours']}",
+        "--method",
+        f"ours={trained['ours']}",
+        "--method",
+        f"lstm_gradcam={trained['lstm_gradcam']}",
+        "--method",
+        f"ours_cam={trained['ours']}",
+    ]
     assert evaluate_cli.main(argv) == 0
     printed = capsys.readouterr().out
     data = json.loads(js.read_text())
@@ -327,8 +455,14 @@ def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_pat
     rows = part_table([("seen", data)]).splitlines()
     assert "seen peak small" in rows[0] and "seen own−other hit" in rows[0] and "GT region" not in rows[0]
     labels = [r.split(" | ")[0].lstrip("| ") for r in rows[2:]]
-    assert labels == ["CENTER BIAS", "ACTION-AGNOSTIC MEAN MAP", "LSTM+GRAD-CAM (+ L2 POOL)", "OURS (+ ANTICIPATION)",
-                      "OURS + CAM MAPS (ours, not the paper's)", "ORACLE (GT PART CENTRE)"]
+    assert labels == [
+        "CENTER BIAS",
+        "ACTION-AGNOSTIC MEAN MAP",
+        "LSTM+GRAD-CAM (+ L2 POOL)",
+        "OURS (+ ANTICIPATION)",
+        "OURS + CAM MAPS (ours, not the paper's)",
+        "ORACLE (GT PART CENTRE)",
+    ]
     # The cam read-out of the same weights gives other maps than the paper's Eq. 4.
     assert data["methods"]["ours_cam"]["metrics"]["KLD"]["mean"] != data["methods"]["ours"]["metrics"]["KLD"]["mean"]
     assert "**" not in table([("seen", data)]).splitlines()[-1]  # the oracle is never the bold best
@@ -347,8 +481,20 @@ def test_part_metrics_without_part_boxes_use_the_gt_region(world, tmp_path):
             e.pop(k)
     (root / "annotations.json").write_text(json.dumps(annots))
     js = tmp_path / "gt.json"
-    argv = ["--data-name", "opra", "--data-root", str(root), "--json", str(js), "--device", "cpu",
-            "--method", "center_bias", "--method", "oracle"]
+    argv = [
+        "--data-name",
+        "opra",
+        "--data-root",
+        str(root),
+        "--json",
+        str(js),
+        "--device",
+        "cpu",
+        "--method",
+        "center_bias",
+        "--method",
+        "oracle",
+    ]
     assert evaluate_cli.main(argv) == 0
     data = json.loads(js.read_text())
     n = data["items"]
@@ -363,8 +509,26 @@ def test_part_metrics_without_part_boxes_use_the_gt_region(world, tmp_path):
 
 def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
     out = tmp_path / "viz"
-    assert visualise_cli.main(["--checkpoint", str(trained["ours"]), "--data-name", "opra", "--data-root", str(world),
-                               "--num", "2", "--out", str(out), "--actions", "hold", "push"]) == 0
+    assert (
+        visualise_cli.main(
+            [
+                "--checkpoint",
+                str(trained["ours"]),
+                "--data-name",
+                "opra",
+                "--data-root",
+                str(world),
+                "--num",
+                "2",
+                "--out",
+                str(out),
+                "--actions",
+                "hold",
+                "push",
+            ]
+        )
+        == 0
+    )
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 2
     img = cv2.cvtColor(cv2.imread(str(pngs[0])), cv2.COLOR_BGR2RGB)
@@ -378,8 +542,24 @@ def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
 
 def test_visualise_grid_has_one_panel_per_action(world, trained, tmp_path):
     out = tmp_path / "grid"
-    assert visualise_cli.main(["--checkpoint", str(trained["ours"]), "--data-name", "opra", "--data-root", str(world),
-                               "--num", "1", "--out", str(out), "--grid"]) == 0
+    assert (
+        visualise_cli.main(
+            [
+                "--checkpoint",
+                str(trained["ours"]),
+                "--data-name",
+                "opra",
+                "--data-root",
+                str(world),
+                "--num",
+                "1",
+                "--out",
+                str(out),
+                "--grid",
+            ]
+        )
+        == 0
+    )
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 1
     img = cv2.cvtColor(cv2.imread(str(pngs[0])), cv2.COLOR_BGR2RGB)

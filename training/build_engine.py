@@ -8,6 +8,7 @@ Run it on the target machine (engines are specific to the GPU model and TensorRT
 cache dir, top-k, precision and max batch as the node (cache_dir, top_k, precision, max_objects), so the
 node finds the engine instead of building it at configure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         trt = import_tensorrt()  # first, so a machine without TensorRT fails before any export work
         if not torch.cuda.is_available():
             raise BackendError("building a TensorRT engine needs a CUDA GPU, and none is visible")
-        opts = BackendOptions(precision=args.precision, cache_dir=args.cache_dir, max_batch=args.max_batch,
-                              opt_batch=args.opt_batch)
+        opts = BackendOptions(
+            precision=args.precision, cache_dir=args.cache_dir, max_batch=args.max_batch, opt_batch=args.opt_batch
+        )
         if args.source.suffix == ".onnx":
             onnx_path, meta = args.source, read_metadata(args.source)
         else:
@@ -54,16 +56,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             model = load_model(args.source, map_location="cuda")
             calibration = np.load(args.calibration).astype(np.float32) if args.calibration else None
-            onnx_path = cached_export(model, opts.resolved_cache_dir(), args.top_k or None, args.precision,
-                                      calibration=calibration)
+            onnx_path = cached_export(
+                model, opts.resolved_cache_dir(), args.top_k or None, args.precision, calibration=calibration
+            )
             meta = read_metadata(onnx_path)
-        load_or_build_engine(trt, Path(onnx_path), meta["precision"], opts.trt_profile(), meta["input_size"],
-                             torch.device("cuda"), opts.resolved_cache_dir(), args.workspace_mb)
+        load_or_build_engine(
+            trt,
+            Path(onnx_path),
+            meta["precision"],
+            opts.trt_profile(),
+            meta["input_size"],
+            torch.device("cuda"),
+            opts.resolved_cache_dir(),
+            args.workspace_mb,
+        )
     except Exception as exc:  # noqa: BLE001 - a deployment command: one clear line, non-zero exit
         print(f"build_engine failed: {exc}", file=sys.stderr)
         return 2
-    print(f"engine ready in {opts.resolved_cache_dir() / 'engines'} for {onnx_path} ({meta['precision']}, "
-          f"batch 1..{opts.max_batch})")
+    print(
+        f"engine ready in {opts.resolved_cache_dir() / 'engines'} for {onnx_path} ({meta['precision']}, "
+        f"batch 1..{opts.max_batch})"
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ Paths never live in source. A YAML file looks like::
 Defaults are the reference's (spec 1.9): Adam lr 1e-4, weight decay 5e-4, step decay x0.1 at epoch 15 of
 20 (scaled to the epoch count when ``milestones`` is unset), batch 128, class-balanced sampling (cap 100).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,11 +112,13 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be >= {low}, got {getattr(self, key)}")
         if self.seed < 0 or self.num_workers < 0 or self.keep_checkpoints < 0:
             raise ConfigError("seed, num_workers and keep_checkpoints must be >= 0")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
             raise ConfigError(f"threads must be an int >= 1 or null, got {self.threads!r}")
         if self.max_steps_per_epoch is not None and (
-            isinstance(self.max_steps_per_epoch, bool) or not isinstance(self.max_steps_per_epoch, int)
+            isinstance(self.max_steps_per_epoch, bool)
+            or not isinstance(self.max_steps_per_epoch, int)
             or self.max_steps_per_epoch < 1
         ):
             raise ConfigError(f"max_steps_per_epoch must be an int >= 1 or null, got {self.max_steps_per_epoch!r}")
@@ -133,7 +136,9 @@ class TrainConfig:
             if any(isinstance(m, bool) or not isinstance(m, int) for m in ms):
                 raise ConfigError(f"milestones must be ints, got {list(ms)!r}")
             if list(ms) != sorted(set(ms)) or any(not 1 <= m < self.epochs for m in ms):
-                raise ConfigError(f"milestones must be strictly increasing epochs in 1..{self.epochs - 1}, got {list(ms)}")
+                raise ConfigError(
+                    f"milestones must be strictly increasing epochs in 1..{self.epochs - 1}, got {list(ms)}"
+                )
             object.__setattr__(self, "milestones", ms)
         if self.amp not in AMP_MODES:
             raise ConfigError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
@@ -182,8 +187,9 @@ class TrainConfig:
 
 
 def _bool_flag(parser: argparse.ArgumentParser, name: str, help: str) -> None:
-    parser.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction,
-                        default=None, help=help)
+    parser.add_argument(
+        f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction, default=None, help=help
+    )
 
 
 def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentParser:
@@ -193,12 +199,21 @@ def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentPar
     p.add_argument("--out-dir", type=Path, default=None)
     p.add_argument("--method", choices=METHODS, default=None)
     p.add_argument("--backbone", choices=sorted(BACKBONES), default=None)
-    p.add_argument("--backbone-weights", default=None,
-                   help="local file, BackboneWeights name, 'packaged', or 'none' (random init)")
-    p.add_argument("--ant-loss", choices=ANT_LOSSES, default=None,
-                   help="'none' trains the LSTM+Grad-CAM baseline (no anticipation)")
-    p.add_argument("--pool", choices=POOLS, default=None,
-                   help="spatial pooling before the LSTM: 'l2' (the reference) or 'avg' (ablation)")
+    p.add_argument(
+        "--backbone-weights", default=None, help="local file, BackboneWeights name, 'packaged', or 'none' (random init)"
+    )
+    p.add_argument(
+        "--ant-loss",
+        choices=ANT_LOSSES,
+        default=None,
+        help="'none' trains the LSTM+Grad-CAM baseline (no anticipation)",
+    )
+    p.add_argument(
+        "--pool",
+        choices=POOLS,
+        default=None,
+        help="spatial pooling before the LSTM: 'l2' (the reference) or 'avg' (ablation)",
+    )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None, help="global batch size (split over ranks)")
     p.add_argument("--lr", type=float, default=None)
@@ -207,8 +222,12 @@ def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentPar
     p.add_argument("--gamma", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--num-workers", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads per process (1 avoids OpenMP thrashing on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads per process (1 avoids OpenMP thrashing on a busy machine)",
+    )
     p.add_argument("--cache-features", type=Path, default=None, help="frozen-backbone feature cache folder")
     p.add_argument("--cache-views", type=int, default=None, help="pre-drawn augmented views per clip")
     p.add_argument("--amp", choices=AMP_MODES, default=None, help="autocast dtype on CUDA (ignored on CPU)")
@@ -225,12 +244,41 @@ def build_parser(prog: str = "python -m training.train") -> argparse.ArgumentPar
 
 
 _FLAG_FIELDS = (
-    "out_dir", "method", "backbone", "backbone_weights", "ant_loss", "pool", "epochs", "batch_size", "lr", "weight_decay",
-    "milestones", "gamma", "seed", "num_workers", "threads", "cache_features", "cache_views", "amp", "channels_last", "device",
-    "log_every", "keep_checkpoints", "max_steps_per_epoch", "progress", "tensorboard",
+    "out_dir",
+    "method",
+    "backbone",
+    "backbone_weights",
+    "ant_loss",
+    "pool",
+    "epochs",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "milestones",
+    "gamma",
+    "seed",
+    "num_workers",
+    "threads",
+    "cache_features",
+    "cache_views",
+    "amp",
+    "channels_last",
+    "device",
+    "log_every",
+    "keep_checkpoints",
+    "max_steps_per_epoch",
+    "progress",
+    "tensorboard",
 )
-_DATA_FLAGS = {"data_name": "name", "data_root": "root", "max_len": "max_len", "resize": "resize", "crop": "crop",
-               "eval_size": "eval_size", "data_seed": "seed"}
+_DATA_FLAGS = {
+    "data_name": "name",
+    "data_root": "root",
+    "max_len": "max_len",
+    "resize": "resize",
+    "crop": "crop",
+    "eval_size": "eval_size",
+    "data_seed": "seed",
+}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

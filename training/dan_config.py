@@ -6,6 +6,7 @@ The CLI flags map one to one onto its fields (``--frames`` -> ``num_frames``, ``
 (the one owner of those rules) when the config is made, with placeholder vocabularies: the real ones come
 from the world when the model is built (``model_config``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,16 @@ class DanTrainConfig:
         if self.cache is not None:
             object.__setattr__(self, "cache", Path(self.cache).expanduser())
         object.__setattr__(self, "tasks", tuple(self.tasks))
-        for name in ("num_frames", "input_size", "embed_dim", "attention_dim", "feature_pool", "epochs", "batch_size",
-                     "seed"):
+        for name in (
+            "num_frames",
+            "input_size",
+            "embed_dim",
+            "attention_dim",
+            "feature_pool",
+            "epochs",
+            "batch_size",
+            "seed",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ConfigError(f"{name} must be an int, got {v!r}")
@@ -80,23 +89,37 @@ class DanTrainConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if self.lr <= 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0 or self.first_weight < 0:
-            raise ConfigError("need lr > 0, 0 <= momentum < 1, weight_decay >= 0 and first_weight >= 0, got "
-                              f"{self.lr}, {self.momentum}, {self.weight_decay}, {self.first_weight}")
+            raise ConfigError(
+                "need lr > 0, 0 <= momentum < 1, weight_decay >= 0 and first_weight >= 0, got "
+                f"{self.lr}, {self.momentum}, {self.weight_decay}, {self.first_weight}"
+            )
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
             raise ConfigError(f"threads must be an int >= 1 or null, got {self.threads!r}")
         self.model_config(("action",), ("object",))  # architecture rules, before any data is read
 
     def model_config(self, actions: tuple[str, ...], objects: tuple[str, ...]) -> DANConfig:
         """The model's config for a world's vocabularies."""
         return DANConfig(
-            backbone=self.backbone, actions=actions, objects=objects, variant=self.variant, tasks=self.tasks,
-            temporal_head=self.temporal_head, num_frames=self.num_frames, input_size=self.input_size,
-            backbone_weights=self.backbone_weights, second_object=self.second_object, prior=self.prior,
-            embed_dim=self.embed_dim, attention_dim=self.attention_dim, dropout=self.dropout,
-            feature_pool=self.feature_pool, detach_priors=self.detach_priors,
+            backbone=self.backbone,
+            actions=actions,
+            objects=objects,
+            variant=self.variant,
+            tasks=self.tasks,
+            temporal_head=self.temporal_head,
+            num_frames=self.num_frames,
+            input_size=self.input_size,
+            backbone_weights=self.backbone_weights,
+            second_object=self.second_object,
+            prior=self.prior,
+            embed_dim=self.embed_dim,
+            attention_dim=self.attention_dim,
+            dropout=self.dropout,
+            feature_pool=self.feature_pool,
+            detach_priors=self.detach_priors,
         )
 
     @property
@@ -106,8 +129,12 @@ class DanTrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d.update(world=str(self.world), out=str(self.out), tasks=list(self.tasks),
-                 cache=None if self.cache is None else str(self.cache))
+        d.update(
+            world=str(self.world),
+            out=str(self.out),
+            tasks=list(self.tasks),
+            cache=None if self.cache is None else str(self.cache),
+        )
         return d
 
     @classmethod
@@ -123,26 +150,37 @@ class DanTrainConfig:
 def build_parser() -> argparse.ArgumentParser:
     """CLI of ``training.train_dan``; defaults are ``DanTrainConfig``'s."""
     d = DanTrainConfig(world=Path("."), out=Path("."))
-    p = argparse.ArgumentParser(prog="python -m training.train_dan", description=DESCRIPTION,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.train_dan",
+        description=DESCRIPTION,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--world", type=Path, required=True, help="synthetic world made with --dan-labels")
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (.safetensors)")
     p.add_argument("--variant", choices=VARIANTS, default=d.variant)
     p.add_argument("--tasks", nargs="+", choices=TASKS, default=list(d.tasks), help="baseline: one task per model")
     p.add_argument("--temporal-head", choices=TEMPORAL_HEADS, default=d.temporal_head)
-    p.add_argument("--frames", type=int, default=d.num_frames,
-                   help="frames sampled per clip (TRN-4 in the paper's ablation)")
+    p.add_argument(
+        "--frames", type=int, default=d.num_frames, help="frames sampled per clip (TRN-4 in the paper's ablation)"
+    )
     p.add_argument("--prior", choices=PRIORS, default=d.prior, help="dual only: 'gt' = ground-truth priors")
     p.add_argument("--no-second-object", action="store_true", help="drop the second object classifier")
     p.add_argument("--detach-priors", action="store_true", help="no gradient from the 2nd prediction into the 1st")
     p.add_argument("--backbone", default=d.backbone)
-    p.add_argument("--backbone-weights", default=d.backbone_weights,
-                   help="'packaged', a torchvision weights name, a local file, or 'none' (random)")
+    p.add_argument(
+        "--backbone-weights",
+        default=d.backbone_weights,
+        help="'packaged', a torchvision weights name, a local file, or 'none' (random)",
+    )
     p.add_argument("--input-size", type=int, default=d.input_size)
     p.add_argument("--embed-dim", type=int, default=d.embed_dim)
     p.add_argument("--attention-dim", type=int, default=d.attention_dim)
-    p.add_argument("--feature-pool", type=int, default=d.feature_pool, help="k x k average pool of the backbone "
-                   "maps (2: 14x14 -> the paper's 7x7 grid at 112 px)")
+    p.add_argument(
+        "--feature-pool",
+        type=int,
+        default=d.feature_pool,
+        help="k x k average pool of the backbone maps (2: 14x14 -> the paper's 7x7 grid at 112 px)",
+    )
     p.add_argument("--dropout", type=float, default=d.dropout)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -160,11 +198,29 @@ def config_from_args(args: argparse.Namespace) -> DanTrainConfig:
     """The validated config of parsed ``build_parser`` flags."""
     weights = None if args.backbone_weights in (None, "", "none") else args.backbone_weights
     return DanTrainConfig(
-        world=args.world, out=args.out, variant=args.variant, tasks=tuple(args.tasks),
-        temporal_head=args.temporal_head, num_frames=args.frames, prior=args.prior,
-        second_object=not args.no_second_object, detach_priors=args.detach_priors, backbone=args.backbone,
-        backbone_weights=weights, input_size=args.input_size, embed_dim=args.embed_dim,
-        attention_dim=args.attention_dim, feature_pool=args.feature_pool, dropout=args.dropout, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay,
-        first_weight=args.first_weight, seed=args.seed, cache=args.cache, threads=args.threads or None,
+        world=args.world,
+        out=args.out,
+        variant=args.variant,
+        tasks=tuple(args.tasks),
+        temporal_head=args.temporal_head,
+        num_frames=args.frames,
+        prior=args.prior,
+        second_object=not args.no_second_object,
+        detach_priors=args.detach_priors,
+        backbone=args.backbone,
+        backbone_weights=weights,
+        input_size=args.input_size,
+        embed_dim=args.embed_dim,
+        attention_dim=args.attention_dim,
+        feature_pool=args.feature_pool,
+        dropout=args.dropout,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        first_weight=args.first_weight,
+        seed=args.seed,
+        cache=args.cache,
+        threads=args.threads or None,
     )

@@ -12,6 +12,7 @@ a cache of frozen-backbone features of every frame.
   and the hit / stale decision are ``training.feature_cache``'s, shared with ``train.py``'s clip cache.
 * ``DanFeatureClips``: a Dataset of (T,d,h,w) features + labels read from the cache.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -91,9 +92,16 @@ def _clip(root: Path, e: dict[str, Any]) -> DanClip | None:
         return None
     n = len(frames)
     second = e.get("second_object_boxes")
-    return DanClip(f"{ch}/{pl}/{vid}/{start}_{dur}", tuple(frames), int(e["dan_action"]),
-                   (int(e["objects"][0]), int(e["objects"][1])), tuple(e["object_boxes"][:n]),
-                   tuple(second[:n]) if second else None, tuple(e["hand_boxes"][:n]), int(e["contact_frame"]))
+    return DanClip(
+        f"{ch}/{pl}/{vid}/{start}_{dur}",
+        tuple(frames),
+        int(e["dan_action"]),
+        (int(e["objects"][0]), int(e["objects"][1])),
+        tuple(e["object_boxes"][:n]),
+        tuple(second[:n]) if second else None,
+        tuple(e["hand_boxes"][:n]),
+        int(e["contact_frame"]),
+    )
 
 
 def load_dan_world(root: str | Path) -> DanWorld:
@@ -105,15 +113,21 @@ def load_dan_world(root: str | Path) -> DanWorld:
     raw = path.read_bytes()
     annots = json.loads(raw)
     if "dan_actions" not in annots:
-        raise ValueError(f"{root} has no DAN labels: generate it with `python -m training.synthetic "
-                         f"--dan-labels`")
+        raise ValueError(f"{root} has no DAN labels: generate it with `python -m training.synthetic --dan-labels`")
     splits = {}
     for split in ("train", "test"):
         clips = [_clip(root, e) for e in annots[f"{split}_clips"]]
         splits[split] = tuple(c for c in clips if c is not None)
-    return DanWorld(root, tuple(annots["dan_actions"]), tuple(annots["nouns"]),
-                    int(annots["generator"]["args"]["image_size"]), float(FPS), splits["train"], splits["test"],
-                    hashlib.sha256(raw).hexdigest())
+    return DanWorld(
+        root,
+        tuple(annots["dan_actions"]),
+        tuple(annots["nouns"]),
+        int(annots["generator"]["args"]["image_size"]),
+        float(FPS),
+        splits["train"],
+        splits["test"],
+        hashlib.sha256(raw).hexdigest(),
+    )
 
 
 def sample_frames(num_frames: int, segments: int, train: bool, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -148,10 +162,17 @@ class DanCacheKey:
     version: int = CACHE_VERSION
 
 
-def cache_key(backbone_name: str, backbone: torch.nn.Module, input_size: int, mean: Sequence[float],
-              std: Sequence[float], world: DanWorld) -> DanCacheKey:
-    return DanCacheKey(backbone_name, state_sha256(backbone), int(input_size), tuple(mean), tuple(std),
-                       world.annotations_sha256)
+def cache_key(
+    backbone_name: str,
+    backbone: torch.nn.Module,
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    world: DanWorld,
+) -> DanCacheKey:
+    return DanCacheKey(
+        backbone_name, state_sha256(backbone), int(input_size), tuple(mean), tuple(std), world.annotations_sha256
+    )
 
 
 def default_cache(world_root: str | Path) -> Path:
@@ -185,7 +206,7 @@ class DanFeatureCache:
 
     def features(self, key: str) -> np.ndarray:
         offset, count = self.index[key]
-        return self.array[offset: offset + count]
+        return self.array[offset : offset + count]
 
     @property
     def feature_shape(self) -> tuple[int, int, int]:
@@ -193,8 +214,14 @@ class DanFeatureCache:
 
 
 def ensure_feature_cache(
-    folder: str | Path, world: DanWorld, backbone_name: str, backbone: torch.nn.Module, input_size: int,
-    mean: Sequence[float], std: Sequence[float], batch_size: int = 32,
+    folder: str | Path,
+    world: DanWorld,
+    backbone_name: str,
+    backbone: torch.nn.Module,
+    input_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    batch_size: int = 32,
 ) -> DanFeatureCache:
     """Build (or reuse) the feature cache of every train and test frame of ``world`` in ``folder``."""
     folder = Path(folder)
@@ -218,8 +245,8 @@ def ensure_feature_cache(
     backbone.eval()
     with torch.no_grad():
         for s in range(0, total, batch_size):
-            batch = to_input_batch(read_frames(jobs[s: s + batch_size], input_size), mean, std)
-            arr[s: s + batch.shape[0]] = backbone(batch).numpy().astype(np.float16)
+            batch = to_input_batch(read_frames(jobs[s : s + batch_size], input_size), mean, std)
+            arr[s : s + batch.shape[0]] = backbone(batch).numpy().astype(np.float16)
             if (s // batch_size) % 20 == 0:
                 log.info("features %d/%d frames (%.0f s)", s + batch.shape[0], total, time.perf_counter() - t0)
     arr.flush()
@@ -235,8 +262,9 @@ class DanFeatureClips(Dataset):
     Sampling is a pure function of (seed, epoch, index) in training; fixed in evaluation.
     """
 
-    def __init__(self, cache: DanFeatureCache, clips: Sequence[DanClip], num_frames: int, train: bool,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, cache: DanFeatureCache, clips: Sequence[DanClip], num_frames: int, train: bool, seed: int = 0
+    ) -> None:
         self.cache = cache
         self.clips = list(clips)
         self.num_frames = num_frames
@@ -255,5 +283,9 @@ class DanFeatureClips(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, index]) if self.train else None
         idx = sample_frames(clip.num_frames, self.num_frames, self.train, rng)
         feats = np.asarray(self.cache.features(clip.key)[idx], dtype=np.float32)
-        return {"features": torch.from_numpy(feats), "action": clip.action,
-                "objects": torch.tensor(clip.objects, dtype=torch.long), "index": index}
+        return {
+            "features": torch.from_numpy(feats),
+            "action": clip.action,
+            "objects": torch.tensor(clip.objects, dtype=torch.long),
+            "index": index,
+        }

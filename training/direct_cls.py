@@ -10,6 +10,7 @@ image, all labelled with the clip's verb. Its hotspot maps use the same activati
 
 Checkpoints use our format with ``extra["method"] == "direct_cls"``; load them with ``load_direct_cls``.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,13 @@ class DirectCLSModel(FrozenFeatureModel):
         """(N,C,h,w) backbone features -> (N,A) logits."""
         return self.classify_pooled(self.pool(x))
 
-    def losses(self, pooled_frames: torch.Tensor, lengths: torch.Tensor, verbs: torch.Tensor,
-               inactive_pooled: torch.Tensor | None) -> Losses:
+    def losses(
+        self,
+        pooled_frames: torch.Tensor,
+        lengths: torch.Tensor,
+        verbs: torch.Tensor,
+        inactive_pooled: torch.Tensor | None,
+    ) -> Losses:
         """CE over every real frame (per-clip mean, ``cls``) plus CE on the inactive image (``aux``)."""
         b, t, _ = pooled_frames.shape
         logits = self.classify_pooled(pooled_frames.reshape(b * t, -1)).view(b, t, -1)

@@ -3,6 +3,7 @@
 ``torchrun --nproc_per_node N -m training.train ...`` sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR /
 MASTER_PORT; without them everything runs as a single process (world size 1, no process group).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,14 @@ from torch.utils.data import Sampler
 
 from .data.sampler import class_balanced_weights
 
-__all__ = ["DistInfo", "init_distributed", "cleanup_distributed", "DistributedClassBalancedSampler",
-           "all_reduce_mean", "barrier"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "cleanup_distributed",
+    "DistributedClassBalancedSampler",
+    "all_reduce_mean",
+    "barrier",
+]
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,9 @@ class DistributedClassBalancedSampler(Sampler[int]):
     With one rank it is a seeded ``WeightedRandomSampler``, and a resumed run redraws the same epochs.
     """
 
-    def __init__(self, labels: Sequence[int], num_replicas: int = 1, rank: int = 0, seed: int = 0,
-                 cap: float = 100.0) -> None:
+    def __init__(
+        self, labels: Sequence[int], num_replicas: int = 1, rank: int = 0, seed: int = 0, cap: float = 100.0
+    ) -> None:
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} out of range for {num_replicas} replicas")
         self.weights = class_balanced_weights(labels, cap)

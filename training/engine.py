@@ -5,6 +5,7 @@ gradient hooks see every step. The frozen backbone runs through ``BackboneRunner
 autocast (bf16/fp16) and channels-last on CUDA only: the backbone gets no gradients, so lower precision
 there needs no loss scaling, while the trained head stays in fp32 (TF32 matmuls/convs on Ampere+).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,9 @@ def amp_dtype_for(mode: str, device: torch.device) -> torch.dtype | None:
 class BackboneRunner:
     """Calls the frozen backbone with this run's device, autocast dtype and memory format."""
 
-    def __init__(self, model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None = None,
-                 channels_last: bool = False) -> None:
+    def __init__(
+        self, model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None = None, channels_last: bool = False
+    ) -> None:
         self.model = model
         self.pool_kind = model.config.pool
         self.device = device
@@ -100,8 +102,15 @@ class TrainStep(nn.Module):
             negative = batch.get("negative_pooled")
             if m.config.ant_loss == "triplet" and negative is None:
                 negative = m.pool(self.runner(batch["negative"]))
-            losses = compute_losses(m, None, lengths, verbs, pooled_frames=pooled, inactive_features=inactive,
-                                    negative_pooled=None if negative is None else negative.to(device))
+            losses = compute_losses(
+                m,
+                None,
+                lengths,
+                verbs,
+                pooled_frames=pooled,
+                inactive_features=inactive,
+                negative_pooled=None if negative is None else negative.to(device),
+            )
         zero = losses.cls.new_zeros(())
         return {
             "total": losses.total,

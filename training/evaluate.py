@@ -30,6 +30,7 @@ Supplement Table S1 rows: BASIC -> +RESOLUTION -> "+L2 POOL" (the ``lstm_gradcam
 pooling, no anticipation) -> "+ANTICIPATION" (``ours``); the JSON names them under ``ablation_row``.
 Each checkpoint is checked to be the variant its method name claims.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,18 +62,35 @@ __all__ = ["METHODS", "ABLATION_ROWS", "method_maps", "evaluate_methods", "main"
 
 METHODS = ("ours", "ours_cam", "lstm_gradcam", "direct_cls", "basic", "resolution", "center_bias", "mean_map", "oracle")
 NO_CHECKPOINT = ("center_bias", "oracle")
-ABLATION_ROWS = {"basic": "OURS (BASIC)", "resolution": "+ RESOLUTION", "lstm_gradcam": "+ L2 POOL",
-                 "ours": "+ ANTICIPATION", "direct_cls": "DIRECT CLS"}
-LABELS = {"ours": "OURS", "ours_cam": "OURS + CAM MAPS (ours, not the paper's)", "lstm_gradcam": "LSTM+GRAD-CAM", "direct_cls": "DIRECT CLS", "basic": "OURS (BASIC)",
-          "resolution": "+ RESOLUTION", "center_bias": "CENTER BIAS", "mean_map": "ACTION-AGNOSTIC MEAN MAP",
-          "oracle": "ORACLE (GT PART CENTRE)"}
+ABLATION_ROWS = {
+    "basic": "OURS (BASIC)",
+    "resolution": "+ RESOLUTION",
+    "lstm_gradcam": "+ L2 POOL",
+    "ours": "+ ANTICIPATION",
+    "direct_cls": "DIRECT CLS",
+}
+LABELS = {
+    "ours": "OURS",
+    "ours_cam": "OURS + CAM MAPS (ours, not the paper's)",
+    "lstm_gradcam": "LSTM+GRAD-CAM",
+    "direct_cls": "DIRECT CLS",
+    "basic": "OURS (BASIC)",
+    "resolution": "+ RESOLUTION",
+    "center_bias": "CENTER BIAS",
+    "mean_map": "ACTION-AGNOSTIC MEAN MAP",
+    "oracle": "ORACLE (GT PART CENTRE)",
+}
 # What each hotspot-model method must be: (anticipation, pool, backbone output stride); None: any.
-VARIANTS = {"ours": (True, None, None), "ours_cam": (True, None, None), "lstm_gradcam": (False, "l2", None), "basic": (False, "avg", 32),
-            "resolution": (False, "avg", 8)}
+VARIANTS = {
+    "ours": (True, None, None),
+    "ours_cam": (True, None, None),
+    "lstm_gradcam": (False, "l2", None),
+    "basic": (False, "avg", 32),
+    "resolution": (False, "avg", 8),
+}
 
 
-def _images(ds: HotspotTestImages, size: int, mean: Sequence[float], std: Sequence[float],
-            batch: int) -> Any:
+def _images(ds: HotspotTestImages, size: int, mean: Sequence[float], std: Sequence[float], batch: int) -> Any:
     """Batches of (indices, (B,3,size,size) eval-transformed images, (B,) verbs)."""
     transform = EvalTransform(size, mean, std)
     labels = ds.labels
@@ -83,8 +101,9 @@ def _images(ds: HotspotTestImages, size: int, mean: Sequence[float], std: Sequen
         yield idx, images, verbs
 
 
-def method_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestImages, device: torch.device,
-                batch: int = 16) -> dict[tuple[str, ...], np.ndarray]:
+def method_maps(
+    name: str, checkpoint: str | Path | None, ds: HotspotTestImages, device: torch.device, batch: int = 16
+) -> dict[tuple[str, ...], np.ndarray]:
     """Raw map of each test item's GT verb, keyed like the GT (center bias: the same map for all)."""
     keys = ds.keys()
     if name == "center_bias":
@@ -119,8 +138,16 @@ def part_items(ds: HotspotTestImages) -> list[PartItem]:
         if "part_rows" in e and "part_cols" in e:
             (r0, r1), (c0, c1) = e["part_rows"], e["part_cols"]
             box = (int(r0), int(r1), int(c0), int(c1))
-        items.append(PartItem(image=_image_id(e), action=int(e["verb"]), gt=ds.heatmap(i).numpy(),
-                              shape=(int(e["shape"][0]), int(e["shape"][1])), box=box, part=e.get("part")))
+        items.append(
+            PartItem(
+                image=_image_id(e),
+                action=int(e["verb"]),
+                gt=ds.heatmap(i).numpy(),
+                shape=(int(e["shape"][0]), int(e["shape"][1])),
+                box=box,
+                part=e.get("part"),
+            )
+        )
     return items
 
 
@@ -143,15 +170,18 @@ def _load_hotspot_model(name: str, checkpoint: str | Path | None, device: torch.
     if name == "ours_cam":
         model.config = dataclasses.replace(model.config, map_form="cam")  # read-out only: same weights
     elif name != "mean_map" and model.config.map_form != "eq4":
-        raise ValueError(f"{checkpoint}: method {name!r} is the paper's Eq. 4 read-out but the checkpoint has "
-                         f"map_form {model.config.map_form!r} (score it as ours_cam)")
+        raise ValueError(
+            f"{checkpoint}: method {name!r} is the paper's Eq. 4 read-out but the checkpoint has "
+            f"map_form {model.config.map_form!r} (score it as ours_cam)"
+        )
     if name != "mean_map":
         _check_variant(name, model.config, checkpoint)
     return model, lambda x, a: model.hotspot_maps(x, a, method="analytic")
 
 
-def all_action_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestImages, device: torch.device,
-                    batch: int = 16) -> dict[tuple[str, ...], np.ndarray]:
+def all_action_maps(
+    name: str, checkpoint: str | Path | None, ds: HotspotTestImages, device: torch.device, batch: int = 16
+) -> dict[tuple[str, ...], np.ndarray]:
     """Raw maps of every dataset verb for each test image: ``{image id: (A,h,w)}``.
 
     ``mean_map``: the checkpoint's action-agnostic mean map, repeated for every action; ``oracle``: each
@@ -177,7 +207,7 @@ def all_action_maps(name: str, checkpoint: str | Path | None, ds: HotspotTestIma
     out = {}
     everything = torch.arange(a)
     for start in range(0, len(images), batch):
-        chunk = images[start:start + batch]
+        chunk = images[start : start + batch]
         x_in = torch.stack([transform(load_rgb(ds.image_path(i))) for _, i in chunk]).to(device)
         with torch.no_grad():
             x = model.features(x_in)
@@ -209,8 +239,13 @@ def _check_actions(actions: Sequence[str], verbs: Sequence[str], checkpoint: Any
         raise ValueError(f"{checkpoint}: model actions {list(actions)} differ from the dataset's verbs {list(verbs)}")
 
 
-def evaluate_methods(methods: Sequence[tuple[str, str | None]], ds: HotspotTestImages, device: torch.device,
-                     seed: int = 0, parts: bool = True) -> dict[str, Any]:
+def evaluate_methods(
+    methods: Sequence[tuple[str, str | None]],
+    ds: HotspotTestImages,
+    device: torch.device,
+    seed: int = 0,
+    parts: bool = True,
+) -> dict[str, Any]:
     """Score each (name, checkpoint) on ``ds``; returns the JSON-able results (``parts``: also the
     planner's metrics of ``hotspot_core.eval.part_metrics`` under ``part_metrics``)."""
     gts = {k: ds.heatmap(i).numpy() for i, k in enumerate(ds.keys())}
@@ -222,8 +257,10 @@ def evaluate_methods(methods: Sequence[tuple[str, str | None]], ds: HotspotTestI
         stacks = all_action_maps(name, ckpt, ds, device) if parts else {}
         scores = evaluate(preds, gts, res=28, seed=seed)
         results[name] = {
-            "label": LABELS[name], "checkpoint": None if ckpt is None else str(ckpt),
-            "ablation_row": ABLATION_ROWS.get(name), "metrics": scores,
+            "label": LABELS[name],
+            "checkpoint": None if ckpt is None else str(ckpt),
+            "ablation_row": ABLATION_ROWS.get(name),
+            "metrics": scores,
         }
         if parts:
             results[name]["part_metrics"] = part_metrics(stacks, items, res=28, seed=seed)
@@ -242,14 +279,25 @@ def parse_method(text: str) -> tuple[str, str | None]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--method", dest="methods", action="append", type=parse_method, required=True,
-                   metavar="NAME[=CHECKPOINT]", help=f"repeatable; NAME in {METHODS}")
+    p.add_argument(
+        "--method",
+        dest="methods",
+        action="append",
+        type=parse_method,
+        required=True,
+        metavar="NAME[=CHECKPOINT]",
+        help=f"repeatable; NAME in {METHODS}",
+    )
     p.add_argument("--split", default="test", help="image split of annotations.json (<split>_images)")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0, help="AUC-J tie-break jitter seed")
-    p.add_argument("--no-part-metrics", dest="parts", action="store_false",
-                   help="skip peak-on-part / action specificity (they need every action's map per image)")
+    p.add_argument(
+        "--no-part-metrics",
+        dest="parts",
+        action="store_false",
+        help="skip peak-on-part / action specificity (they need every action's map per image)",
+    )
     add_dataset_args(p)
     return p
 

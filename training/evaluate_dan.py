@@ -17,6 +17,7 @@
 * Temporal localisation: share of clips trimmed, mean trimmed length, and how much of the trimmed
   interval lies at or after the first hand contact (the synthetic action starts there).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,12 +71,13 @@ def _gt(clips: Sequence[DanClip]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def predict(model: DualAttentionNetwork, cache: DanFeatureCache, clips: Sequence[DanClip],
-            batch_size: int = 32) -> ClipPredictions:
+def predict(
+    model: DualAttentionNetwork, cache: DanFeatureCache, clips: Sequence[DanClip], batch_size: int = 32
+) -> ClipPredictions:
     model.eval()
     parts: dict[str, list[np.ndarray]] = {"action": [], "object": [], "object2": []}
     for s in range(0, len(clips), batch_size):
-        chunk = clips[s: s + batch_size]
+        chunk = clips[s : s + batch_size]
         feats = torch.stack([clip_features(cache, c, model.config.num_frames) for c in chunk])
         a, o = _gt(chunk)
         out = model(feats, gt_action=a, gt_objects=o)
@@ -109,7 +111,9 @@ def recognition_metrics(pred: ClipPredictions, clips: Sequence[DanClip]) -> dict
 
 
 @torch.no_grad()
-def clip_attention(model: DualAttentionNetwork, cache: DanFeatureCache, clip: DanClip) -> tuple[np.ndarray, np.ndarray, bool]:
+def clip_attention(
+    model: DualAttentionNetwork, cache: DanFeatureCache, clip: DanClip
+) -> tuple[np.ndarray, np.ndarray, bool]:
     """Action and object attention (F,h,w) of every frame of a clip, guided by the clip's priors
     (its first prediction, or ground truth for a 'gt' model), and whether a second object is predicted."""
     model.eval()
@@ -127,8 +131,9 @@ def clip_attention(model: DualAttentionNetwork, cache: DanFeatureCache, clip: Da
 
 
 @torch.no_grad()
-def prior_diagnostics(model: DualAttentionNetwork, cache: DanFeatureCache, clips: Sequence[DanClip],
-                      seed: int = 0) -> dict[str, float]:
+def prior_diagnostics(
+    model: DualAttentionNetwork, cache: DanFeatureCache, clips: Sequence[DanClip], seed: int = 0
+) -> dict[str, float]:
     """Why dual attention does or does not beat self attention: the first prediction's accuracy (the
     priors' quality), how much the priors move the attention (mean total-variation distance between a
     clip's maps under its own priors and under another clip's priors; 0: ignored) and the final
@@ -137,8 +142,10 @@ def prior_diagnostics(model: DualAttentionNetwork, cache: DanFeatureCache, clips
     feats = torch.stack([clip_features(cache, c, model.config.num_frames) for c in clips])
     a, o = _gt(clips)
     out = model(feats, gt_action=a, gt_objects=o)
-    res = {"first_action_top1": 100 * float((out.first[0].argmax(1) == a).float().mean()),
-           "first_object_top1": 100 * float((out.first[1].argmax(1) == o[:, 0]).float().mean())}
+    res = {
+        "first_action_top1": 100 * float((out.first[0].argmax(1) == a).float().mean()),
+        "first_object_top1": 100 * float((out.first[1].argmax(1) == o[:, 0]).float().mean()),
+    }
     if model.config.variant != "dual":
         return res
     perm = torch.from_numpy(np.random.default_rng(seed).permutation(len(clips)))
@@ -156,9 +163,15 @@ def prior_diagnostics(model: DualAttentionNetwork, cache: DanFeatureCache, clips
     return res
 
 
-def localisation_metrics(model: DualAttentionNetwork, cache: DanFeatureCache, world: DanWorld,
-                         clips: Sequence[DanClip], box_frames: str, seed: int,
-                         threshold: float = BOX_THRESHOLD) -> dict[str, Any]:
+def localisation_metrics(
+    model: DualAttentionNetwork,
+    cache: DanFeatureCache,
+    world: DanWorld,
+    clips: Sequence[DanClip],
+    box_frames: str,
+    seed: int,
+    threshold: float = BOX_THRESHOLD,
+) -> dict[str, Any]:
     """Box AP at IOUS and temporal-trimming statistics from the object attention.
 
     Maps are upsampled bilinearly to the frame size before thresholding (boxes in pixels)."""
@@ -191,7 +204,8 @@ def localisation_metrics(model: DualAttentionNetwork, cache: DanFeatureCache, wo
     return {
         "box_threshold": threshold,
         "box_ap": {f"{iou:.1f}": 100 * average_precision(preds, gts, iou) for iou in IOUS},
-        "box_frames": len(gts), "centre_in_gt_box": 100 * hits / max(1, len(gts)),
+        "box_frames": len(gts),
+        "centre_in_gt_box": 100 * hits / max(1, len(gts)),
         "median_box_area_ratio": float(np.median(area_ratio)) if area_ratio else None,
         "trimmed_clips": 100 * trimmed / max(1, len(clips)),
         "mean_trimmed_frames": float(np.mean(lengths)) if lengths else None,
@@ -200,8 +214,15 @@ def localisation_metrics(model: DualAttentionNetwork, cache: DanFeatureCache, wo
     }
 
 
-def evaluate_run(paths: Sequence[Path], world: DanWorld, cache_dir: Path | None, box_frames: str,
-                 seed: int, split: str = "test", threshold: float = BOX_THRESHOLD) -> dict[str, Any]:
+def evaluate_run(
+    paths: Sequence[Path],
+    world: DanWorld,
+    cache_dir: Path | None,
+    box_frames: str,
+    seed: int,
+    split: str = "test",
+    threshold: float = BOX_THRESHOLD,
+) -> dict[str, Any]:
     """Metrics of one table row: the union of its checkpoints' tasks (and localisation if it attends)."""
     clips = world.split(split)
     row: dict[str, Any] = {"checkpoints": [str(p) for p in paths]}
@@ -210,8 +231,15 @@ def evaluate_run(paths: Sequence[Path], world: DanWorld, cache_dir: Path | None,
         cfg = model.config
         if cfg.actions != world.actions or cfg.objects != world.objects:
             raise ValueError(f"{path} was trained on other vocabularies than {world.root}")
-        cache = ensure_feature_cache(cache_dir or default_cache(world.root), world, cfg.backbone, model.backbone,
-                                     cfg.input_size, cfg.mean, cfg.std).load_into_memory()
+        cache = ensure_feature_cache(
+            cache_dir or default_cache(world.root),
+            world,
+            cfg.backbone,
+            model.backbone,
+            cfg.input_size,
+            cfg.mean,
+            cfg.std,
+        ).load_into_memory()
         row.update(recognition_metrics(predict(model, cache, clips), clips))
         row.setdefault("variant", cfg.variant)
         if cfg.attends:
@@ -221,13 +249,25 @@ def evaluate_run(paths: Sequence[Path], world: DanWorld, cache_dir: Path | None,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.evaluate_dan", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.evaluate_dan",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--world", type=Path)
-    p.add_argument("--summarise", nargs="+", type=Path, metavar="EVAL_JSON",
-                   help="instead of evaluating: mean +- std tables of several --json outputs (one per seed)")
-    p.add_argument("--run", action="append", metavar="NAME=CKPT[,CKPT]",
-                   help="a table row: its name and checkpoint(s); repeat for each row")
+    p.add_argument(
+        "--summarise",
+        nargs="+",
+        type=Path,
+        metavar="EVAL_JSON",
+        help="instead of evaluating: mean +- std tables of several --json outputs (one per seed)",
+    )
+    p.add_argument(
+        "--run",
+        action="append",
+        metavar="NAME=CKPT[,CKPT]",
+        help="a table row: its name and checkpoint(s); repeat for each row",
+    )
     p.add_argument("--split", choices=("train", "test"), default="test")
     p.add_argument("--box-frames", default="all", help="'all' frames of each clip, or N random frames per clip")
     p.add_argument("--box-threshold", type=float, default=BOX_THRESHOLD, help="fraction of the map's maximum")
@@ -256,8 +296,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, _, paths = spec.partition("=")
         if not paths:
             raise SystemExit(f"--run needs NAME=CKPT[,CKPT], got {spec!r}")
-        rows[name] = evaluate_run([Path(p) for p in paths.split(",")], world, args.cache, args.box_frames,
-                                  args.seed, args.split, args.box_threshold)
+        rows[name] = evaluate_run(
+            [Path(p) for p in paths.split(",")],
+            world,
+            args.cache,
+            args.box_frames,
+            args.seed,
+            args.split,
+            args.box_threshold,
+        )
         log.info("%s: %s", name, {k: v for k, v in rows[name].items() if k != "checkpoints"})
     text = dan_tables(rows)
     print(text)

@@ -6,6 +6,7 @@
 The file is ``onnx.checker`` clean; ``hotspot_core.backends.onnx_contract.read_metadata`` reads it back.
 Opset 17 is parsed by TensorRT 8.6 to 11 and by onnxruntime.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17, which TensorRT parses)")
     p.add_argument("--batch-dynamic", action="store_true", help="symbolic batch axis (else a fixed --batch)")
     p.add_argument("--batch", type=int, default=1, help="fixed batch size without --batch-dynamic")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "int8"),
-                   help="fp16: float16 Convs; int8: Q/DQ Convs calibrated on --calibration")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "fp16", "int8"),
+        help="fp16: float16 Convs; int8: Q/DQ Convs calibrated on --calibration",
+    )
     p.add_argument("--calibration", type=Path, help="int8: .npy of normalised crops (N,3,S,S)")
     return p
 
@@ -40,16 +45,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model = load_model(args.checkpoint)
         calibration = np.load(args.calibration).astype(np.float32) if args.calibration else None
-        path = export_onnx(model, args.output, top_k=args.top_k or None, opset=args.opset,
-                           batch_dynamic=args.batch_dynamic, batch=args.batch, precision=args.precision,
-                           calibration=calibration)
+        path = export_onnx(
+            model,
+            args.output,
+            top_k=args.top_k or None,
+            opset=args.opset,
+            batch_dynamic=args.batch_dynamic,
+            batch=args.batch,
+            precision=args.precision,
+            calibration=calibration,
+        )
         meta = read_metadata(path)
     except (BackendError, CheckpointError, ValueError, OSError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {meta['backbone']}, {len(meta['actions'])} actions, "
-          f"input {meta['input_size']}, top_k {meta['top_k'] or 'all'}, {meta['precision']}, opset {meta['opset']}, "
-          f"batch {meta['batch']}")
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {meta['backbone']}, {len(meta['actions'])} actions, "
+        f"input {meta['input_size']}, top_k {meta['top_k'] or 'all'}, {meta['precision']}, opset {meta['opset']}, "
+        f"batch {meta['batch']}"
+    )
     return 0
 
 

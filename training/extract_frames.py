@@ -12,6 +12,7 @@ decodes every frame and keeps, for each output time k/fps, the input frame neare
 can differ from the json's ``nframes`` (reference issue #5); the loaders clamp to the frames on disk, and
 ``--counts`` writes the real counts per clip.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,15 +60,23 @@ def extract_ffmpeg(video: str | Path, out_dir: str | Path, fps: float = 5.0, siz
     """Run ``ffmpeg -vf scale=size:size,fps=fps``; returns the number of frames written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video),
-           "-vf", f"scale={size}:{size},fps={fps:g}", str(out_dir / FRAME_PATTERN)]
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(video),
+        "-vf",
+        f"scale={size}:{size},fps={fps:g}",
+        str(out_dir / FRAME_PATTERN),
+    ]
     subprocess.run(cmd, check=True)
     return _count_frames(out_dir)
 
 
-def extract_opencv(
-    video: str | Path, out_dir: str | Path, fps: float = 5.0, size: int = 256, quality: int = 95
-) -> int:
+def extract_opencv(video: str | Path, out_dir: str | Path, fps: float = 5.0, size: int = 256, quality: int = 95) -> int:
     """Decode with OpenCV and resample to ``fps`` by nearest timestamp; returns frames written.
 
     Input frame i has time ``i / src_fps``; output frame k (time ``k / fps``) is the input frame whose
@@ -96,8 +105,9 @@ def extract_opencv(
                     interp = cv2.INTER_AREA if h * w >= size * size else cv2.INTER_CUBIC
                     resized = cv2.resize(frame, (size, size), interpolation=interp)
                 k += 1
-                if not cv2.imwrite(str(out_dir / (FRAME_PATTERN % k)), resized,
-                                   [cv2.IMWRITE_JPEG_QUALITY, int(quality)]):
+                if not cv2.imwrite(
+                    str(out_dir / (FRAME_PATTERN % k)), resized, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+                ):
                     raise OSError(f"cannot write {out_dir / (FRAME_PATTERN % k)}")
             i += 1
     finally:
@@ -130,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "ffmpeg", "opencv"), default="auto")
     p.add_argument("--jobs", type=int, default=1, help="clips extracted in parallel")
     p.add_argument("--overwrite", action="store_true", help="re-extract folders that already have frames")
-    p.add_argument("--counts", type=Path, default=None,
-                   help="write {relative clip folder: frames on disk} json here")
+    p.add_argument("--counts", type=Path, default=None, help="write {relative clip folder: frames on disk} json here")
     return p
 
 
@@ -142,8 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("clips folder %s not found", args.clips)
         return 2
     backend = choose_backend(args.backend)
-    log.info("extracting with %s (%s fps, %dx%d)", backend if backend == "opencv" else
-             f"ffmpeg ({shutil.which('ffmpeg')})", f"{args.fps:g}", args.size, args.size)
+    log.info(
+        "extracting with %s (%s fps, %dx%d)",
+        backend if backend == "opencv" else f"ffmpeg ({shutil.which('ffmpeg')})",
+        f"{args.fps:g}",
+        args.size,
+        args.size,
+    )
     clips = find_clips(args.clips)
     if not clips:
         log.error("no .mp4 files under %s", args.clips)

@@ -27,6 +27,7 @@ itself and ``complete`` (written last, so an interrupted build is never read); `
 decides hit / rebuild with a log line naming the changed fields; ``begin_build`` / ``finish_build``
 bracket a build and only ever delete a folder that is a cache (has ``meta.json``) or is empty.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,8 +55,16 @@ from .distributed import DistInfo, barrier
 log = logging.getLogger("training.feature_cache")
 
 __all__ = [
-    "CacheKey", "CachedClipFeatures", "ensure_feature_cache", "key_fingerprint", "key_diff",
-    "read_meta", "cache_is_current", "begin_build", "finish_build", "META",
+    "CacheKey",
+    "CachedClipFeatures",
+    "ensure_feature_cache",
+    "key_fingerprint",
+    "key_diff",
+    "read_meta",
+    "cache_is_current",
+    "begin_build",
+    "finish_build",
+    "META",
 ]
 
 CACHE_VERSION = 2  # 2: pooled vectors per pool kind (pooled_l2.npy, pooled_avg.npy, ...)
@@ -245,8 +254,16 @@ def ensure_feature_cache(
     return CachedClipFeatures(folder, pool)
 
 
-def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Callable[[torch.Tensor], torch.Tensor],
-           info: DistInfo, batch_size: int, num_workers: int, progress: bool) -> None:
+def _build(
+    folder: Path,
+    key: CacheKey,
+    dataset: ClipDatasetBase,
+    features: Callable[[torch.Tensor], torch.Tensor],
+    info: DistInfo,
+    batch_size: int,
+    num_workers: int,
+    progress: bool,
+) -> None:
     t0 = time.perf_counter()
     n, views, t_max = len(dataset), key.views, key.max_len
     probe = dataset[0]  # shapes only; its draw is epoch 0's, recomputed below like every other item
@@ -265,8 +282,9 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
     barrier()
     pooled = {kind: np.load(folder / f"pooled_{kind}.npy", mmap_mode="r+") for kind in POOLS}
     inactive = np.load(folder / "inactive.npy", mmap_mode="r+")
-    negative = ({kind: np.load(folder / f"negative_{kind}.npy", mmap_mode="r+") for kind in POOLS}
-                if key.negatives else None)
+    negative = (
+        {kind: np.load(folder / f"negative_{kind}.npy", mmap_mode="r+") for kind in POOLS} if key.negatives else None
+    )
     lengths = np.zeros((n, views), dtype=np.int64)
     mine = list(range(info.rank, n, info.world_size))
     iterator = range(views)
@@ -276,8 +294,13 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
         iterator = tqdm(iterator, desc="caching views", unit="view")
     for v in iterator:
         dataset.set_epoch(v)  # view v = the draws of epoch v
-        loader = DataLoader(Subset(dataset, mine), batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                            collate_fn=_collate_for_cache)
+        loader = DataLoader(
+            Subset(dataset, mine),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=_collate_for_cache,
+        )
         pos = 0
         for batch in loader:
             idx = mine[pos : pos + len(batch["length"])]
@@ -312,8 +335,14 @@ def _build(folder: Path, key: CacheKey, dataset: ClipDatasetBase, features: Call
             part.unlink()
         np.save(folder / "lengths.npy", total)
         finish_build(folder, key, items=n, feature_shape=list(shape), build_seconds=round(time.perf_counter() - t0, 2))
-        log.info("feature cache %s built: %d clips x %d views, features %s, %.1f s", folder, n, views,
-                 list(shape), time.perf_counter() - t0)
+        log.info(
+            "feature cache %s built: %d clips x %d views, features %s, %.1f s",
+            folder,
+            n,
+            views,
+            list(shape),
+            time.perf_counter() - t0,
+        )
 
 
 def _collate_for_cache(batch: list[dict[str, Any]]) -> dict[str, Any]:

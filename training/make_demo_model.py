@@ -8,6 +8,7 @@ the final checkpoint to ``--out``. The backbone weights come from the ``efficien
 package, so the checkpoint holds only the trained head (about 1.3 MB). The same command on the same
 machine (same torch build and thread count) writes the same weights; it takes a few minutes on 2 cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,21 @@ def demo_train_config(world: Path, out_dir: Path, cache: Path) -> TrainConfig:
     """The demo model's training run (the same settings as the synthetic protocol's "ours")."""
     return TrainConfig(
         dataset=DatasetConfig(name="opra", root=world, crop=160, resize=182, max_len=8),
-        out_dir=out_dir, method="hotspots", backbone="efficientnet_lite0_dilated", backbone_weights="packaged",
-        ant_loss="mse", epochs=60, batch_size=16, seed=0, num_workers=2, cache_features=cache, cache_views=4,
-        threads=1, progress=False, tensorboard=False, keep_checkpoints=1,
+        out_dir=out_dir,
+        method="hotspots",
+        backbone="efficientnet_lite0_dilated",
+        backbone_weights="packaged",
+        ant_loss="mse",
+        epochs=60,
+        batch_size=16,
+        seed=0,
+        num_workers=2,
+        cache_features=cache,
+        cache_views=4,
+        threads=1,
+        progress=False,
+        tensorboard=False,
+        keep_checkpoints=1,
     )
 
 
@@ -61,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if tuple(model.actions) != VERBS:
         raise RuntimeError(f"demo model actions {model.actions} are not the synthetic world's verbs {VERBS}")
     digest = hashlib.sha256(args.out.read_bytes()).hexdigest()
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest[:16]}..., "
-          f"final epoch loss {result.epoch_losses[-1]:.4f})")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, sha256 {digest[:16]}..., "
+        f"final epoch loss {result.epoch_losses[-1]:.4f})"
+    )
     return 0
 
 

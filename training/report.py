@@ -8,6 +8,7 @@
 * ``training.evaluate_dan`` rows: the Dual Attention Network's Tables 1 and 4 and temporal statistics
   (``dan_tables``), and their mean ± std over training seeds (``dan_summary``).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,15 @@ ORDER = ("center_bias", "mean_map", "basic", "resolution", "lstm_gradcam", "dire
 METRICS = (("KLD", "↓"), ("SIM", "↑"), ("AUC-J", "↑"))
 CEILINGS = ("oracle",)
 # (column title, section, key) of the planner's table: peak-on-part, then own map minus the alternative.
-PART_COLUMNS = (("peak small", "peak_on_part", "small"), ("peak whole", "peak_on_part", "whole"),
-                ("peak GT region", "peak_on_part", "gt_region"),
-                ("own−mean hit", "vs_mean", "hit"), ("own−other hit", "vs_other", "hit"),
-                ("own−other KLD", "vs_other", "KLD"), ("own−other AUC-J", "vs_other", "AUC-J"))
+PART_COLUMNS = (
+    ("peak small", "peak_on_part", "small"),
+    ("peak whole", "peak_on_part", "whole"),
+    ("peak GT region", "peak_on_part", "gt_region"),
+    ("own−mean hit", "vs_mean", "hit"),
+    ("own−other hit", "vs_other", "hit"),
+    ("own−other KLD", "vs_other", "KLD"),
+    ("own−other AUC-J", "vs_other", "AUC-J"),
+)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -76,13 +82,15 @@ def part_table(groups: Sequence[tuple[str, dict]]) -> str | None:
 
     Columns with no scored pair in any group (e.g. part boxes on OPRA) are left out.
     """
+
     def stat(r: dict | None, sec: str, key: str) -> dict | None:
         s = None if r is None or "part_metrics" not in r else r["part_metrics"][sec][key]
         return s if s is not None and s["n_valid"] else None
 
     names = [n for n in ORDER if any(n in data["methods"] for _, data in groups)]
-    cols = [c for c in PART_COLUMNS
-            if any(stat(data["methods"].get(n), c[1], c[2]) for _, data in groups for n in names)]
+    cols = [
+        c for c in PART_COLUMNS if any(stat(data["methods"].get(n), c[1], c[2]) for _, data in groups for n in names)
+    ]
     if not cols:
         return None
     rows = []
@@ -99,8 +107,13 @@ def part_table(groups: Sequence[tuple[str, dict]]) -> str | None:
 
 # ------------------------------------------------------------------------------ Dual Attention Network
 # (column title, row key) of Table 1 (recognition, percent).
-DAN_RECOGNITION = (("top-1 (A)", "action_top1"), ("top-5 (A)", "action_top5"), ("top-1 (O)", "object_top1"),
-                   ("top-5 (O)", "object_top5"), ("top-1 (2nd O)", "object2_top1"))
+DAN_RECOGNITION = (
+    ("top-1 (A)", "action_top1"),
+    ("top-5 (A)", "action_top5"),
+    ("top-1 (O)", "object_top1"),
+    ("top-5 (O)", "object_top5"),
+    ("top-1 (2nd O)", "object2_top1"),
+)
 
 
 def _one_decimal(v: Any) -> str:
@@ -115,15 +128,41 @@ def dan_tables(rows: dict[str, dict[str, Any]]) -> str:
     loc = {n: r for n, r in rows.items() if "box_ap" in r}
     if loc:
         ious = list(next(iter(loc.values()))["box_ap"])  # the IoU thresholds evaluate_dan scored at
-        tables.append(markdown_table(
-            ["model"] + [f"AP IoU={iou}" for iou in ious] + ["box centre in GT box", "frames"],
-            ([name] + [_one_decimal(r["box_ap"][iou]) for iou in ious]
-             + [_one_decimal(r["centre_in_gt_box"]), str(r["box_frames"])] for name, r in loc.items())))
-        tables.append(markdown_table(
-            ["model", "clips trimmed (%)", "mean trimmed length (frames)", "mean clip length (frames)",
-             "trimmed frames at/after hand contact (%)"],
-            ([name] + [_one_decimal(r[k]) for k in ("trimmed_clips", "mean_trimmed_frames", "mean_clip_frames",
-                                                     "trimmed_share_after_contact")] for name, r in loc.items())))
+        tables.append(
+            markdown_table(
+                ["model"] + [f"AP IoU={iou}" for iou in ious] + ["box centre in GT box", "frames"],
+                (
+                    [name]
+                    + [_one_decimal(r["box_ap"][iou]) for iou in ious]
+                    + [_one_decimal(r["centre_in_gt_box"]), str(r["box_frames"])]
+                    for name, r in loc.items()
+                ),
+            )
+        )
+        tables.append(
+            markdown_table(
+                [
+                    "model",
+                    "clips trimmed (%)",
+                    "mean trimmed length (frames)",
+                    "mean clip length (frames)",
+                    "trimmed frames at/after hand contact (%)",
+                ],
+                (
+                    [name]
+                    + [
+                        _one_decimal(r[k])
+                        for k in (
+                            "trimmed_clips",
+                            "mean_trimmed_frames",
+                            "mean_clip_frames",
+                            "trimmed_share_after_contact",
+                        )
+                    ]
+                    for name, r in loc.items()
+                ),
+            )
+        )
     return "\n\n".join(tables) + "\n"
 
 
@@ -141,32 +180,51 @@ def dan_summary(rows_per_seed: Sequence[dict[str, dict[str, Any]]]) -> str:
     def key(k: str) -> Callable[[dict[str, Any]], float | None]:
         return lambda r: r.get(k)
 
-    parts = [f"Mean ± std over {len(rows_per_seed)} training seed(s).",
-             markdown_table(["method"] + [t for t, _ in DAN_RECOGNITION],
-                            ([name] + [cell(name, key(k)) for _, k in DAN_RECOGNITION] for name in names))]
+    parts = [
+        f"Mean ± std over {len(rows_per_seed)} training seed(s).",
+        markdown_table(
+            ["method"] + [t for t, _ in DAN_RECOGNITION],
+            ([name] + [cell(name, key(k)) for _, k in DAN_RECOGNITION] for name in names),
+        ),
+    ]
     loc = [nm for nm in names if "box_ap" in rows_per_seed[0][nm]]
     if loc:
         thr = rows_per_seed[0][loc[0]].get("box_threshold", BOX_THRESHOLD)
         ious = list(rows_per_seed[0][loc[0]]["box_ap"])
         parts.append(f"Boxes at {100 * thr:.0f}% of the map's maximum.")
-        parts.append(markdown_table(
-            ["model"] + [f"AP IoU={iou}" for iou in ious] + ["box centre in GT box (%)", "median box area / GT area"],
-            ([name] + [cell(name, lambda r, k=k: r["box_ap"][k]) for k in ious]
-             + [cell(name, key("centre_in_gt_box")), cell(name, key("median_box_area_ratio"), 2)] for name in loc)))
+        parts.append(
+            markdown_table(
+                ["model"]
+                + [f"AP IoU={iou}" for iou in ious]
+                + ["box centre in GT box (%)", "median box area / GT area"],
+                (
+                    [name]
+                    + [cell(name, lambda r, k=k: r["box_ap"][k]) for k in ious]
+                    + [cell(name, key("centre_in_gt_box")), cell(name, key("median_box_area_ratio"), 2)]
+                    for name in loc
+                ),
+            )
+        )
 
         def percent(k: str) -> Callable[[dict[str, Any]], float | None]:
             return lambda r: None if r.get(k) is None else 100 * r[k]
 
-        diagnostics = (("1st-prediction top-1 (A)", key("first_action_top1")),
-                       ("1st-prediction top-1 (O)", key("first_object_top1")),
-                       ("prior influence on action att. (TV)", percent("prior_influence_action_att")),
-                       ("prior influence on object att. (TV)", percent("prior_influence_object_att")),
-                       ("top-1 (A) with another clip's priors", key("shuffled_prior_action_top1")),
-                       ("top-1 (O) with another clip's priors", key("shuffled_prior_object_top1")),
-                       ("clips trimmed (%)", key("trimmed_clips")),
-                       ("trimmed frames at/after contact (%)", key("trimmed_share_after_contact")))
-        parts.append(markdown_table(["model"] + [t for t, _ in diagnostics],
-                                    ([name] + [cell(name, get) for _, get in diagnostics] for name in loc)))
+        diagnostics = (
+            ("1st-prediction top-1 (A)", key("first_action_top1")),
+            ("1st-prediction top-1 (O)", key("first_object_top1")),
+            ("prior influence on action att. (TV)", percent("prior_influence_action_att")),
+            ("prior influence on object att. (TV)", percent("prior_influence_object_att")),
+            ("top-1 (A) with another clip's priors", key("shuffled_prior_action_top1")),
+            ("top-1 (O) with another clip's priors", key("shuffled_prior_object_top1")),
+            ("clips trimmed (%)", key("trimmed_clips")),
+            ("trimmed frames at/after contact (%)", key("trimmed_share_after_contact")),
+        )
+        parts.append(
+            markdown_table(
+                ["model"] + [t for t, _ in diagnostics],
+                ([name] + [cell(name, get) for _, get in diagnostics] for name in loc),
+            )
+        )
         parts.append("Prior influence is x100 (percent of attention mass moved by swapping in another clip's priors).")
     return "\n\n".join(parts) + "\n"
 

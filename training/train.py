@@ -16,6 +16,7 @@ Reproducible: the model init comes from ``seed``; every augmentation draw from (
 the sampler's draw from (seed, epoch). The same config gives the same losses on CPU, and a resumed run
 continues exactly where the interrupted one would have gone.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,8 +81,11 @@ class TrainResult:
 def build_training_model(cfg: TrainConfig, actions: Sequence[str]) -> HotspotModel | DirectCLSModel:
     """The model a config trains (initialised from ``cfg.seed``)."""
     model_cfg = ModelConfig(
-        backbone=cfg.backbone, actions=tuple(actions), input_size=cfg.input_size,
-        ant_loss="none" if cfg.method == DIRECT_METHOD else cfg.ant_loss, backbone_weights=cfg.backbone_weights,
+        backbone=cfg.backbone,
+        actions=tuple(actions),
+        input_size=cfg.input_size,
+        ant_loss="none" if cfg.method == DIRECT_METHOD else cfg.ant_loss,
+        backbone_weights=cfg.backbone_weights,
         pool=cfg.pool,
     )
     torch.manual_seed(cfg.seed)
@@ -148,10 +152,18 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _data_loader(dataset: Any, sampler: DistributedClassBalancedSampler, batch: int, workers: int,
-                 device: torch.device) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch, sampler=sampler, shuffle=False, num_workers=workers,
-                      pin_memory=device.type == "cuda", drop_last=False)
+def _data_loader(
+    dataset: Any, sampler: DistributedClassBalancedSampler, batch: int, workers: int, device: torch.device
+) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=batch,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        drop_last=False,
+    )
 
 
 def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) -> TrainResult:
@@ -175,25 +187,49 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
     runner = BackboneRunner(model, info.device, amp_dtype, cfg.channels_last)
     if info.is_main:
         (cfg.out_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-        log.info("%s: %d training clips, actions %s, backbone %s (%s), input %d, ant_loss %s, pool %s, "
-                 "%d rank(s) on %s%s",
-                 cfg.method, len(clips), list(clips.verbs), cfg.backbone, cfg.backbone_weights, cfg.input_size,
-                 model.config.ant_loss, model.config.pool, info.world_size, info.device,
-                 f", autocast {amp_dtype}" if amp_dtype else "")
+        log.info(
+            "%s: %d training clips, actions %s, backbone %s (%s), input %d, ant_loss %s, pool %s, %d rank(s) on %s%s",
+            cfg.method,
+            len(clips),
+            list(clips.verbs),
+            cfg.backbone,
+            cfg.backbone_weights,
+            cfg.input_size,
+            model.config.ant_loss,
+            model.config.pool,
+            info.world_size,
+            info.device,
+            f", autocast {amp_dtype}" if amp_dtype else "",
+        )
 
     dataset: Any = clips
     workers = cfg.num_workers
     if cfg.cache_features is not None:
         key = CacheKey(
-            backbone=cfg.backbone, backbone_sha256=state_sha256(model.backbone), input_size=cfg.input_size,
-            resize=cfg.dataset.resize, max_len=cfg.dataset.max_len, sample_rate=int(cfg.dataset.sample_rate or 1),
-            data_seed=cfg.dataset.seed, views=min(cfg.cache_views, cfg.epochs), dataset=cfg.dataset.name,
-            split="train", annotations_sha256=file_sha256(cfg.dataset.annotations_path),
+            backbone=cfg.backbone,
+            backbone_sha256=state_sha256(model.backbone),
+            input_size=cfg.input_size,
+            resize=cfg.dataset.resize,
+            max_len=cfg.dataset.max_len,
+            sample_rate=int(cfg.dataset.sample_rate or 1),
+            data_seed=cfg.dataset.seed,
+            views=min(cfg.cache_views, cfg.epochs),
+            dataset=cfg.dataset.name,
+            split="train",
+            annotations_sha256=file_sha256(cfg.dataset.annotations_path),
             negatives=cfg.dataset.name == "epic",
         )
-        dataset = ensure_feature_cache(cfg.cache_features, key, clips, runner, info, batch_size=16,
-                                       num_workers=cfg.num_workers, progress=cfg.progress,
-                                       pool=model.config.pool)
+        dataset = ensure_feature_cache(
+            cfg.cache_features,
+            key,
+            clips,
+            runner,
+            info,
+            batch_size=16,
+            num_workers=cfg.num_workers,
+            progress=cfg.progress,
+            pool=model.config.pool,
+        )
         workers = 0  # reading the memory-mapped cache is cheaper than starting worker processes
     per_rank_batch = max(1, cfg.batch_size // info.world_size)
     sampler = DistributedClassBalancedSampler(dataset.labels, info.world_size, info.rank, cfg.seed, cfg.sampler_cap)
@@ -204,8 +240,11 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         unused = cfg.method != DIRECT_METHOD and cfg.ant_loss == "none"  # F_ant exists but is never used
-        step_module = DDP(step_module, device_ids=[info.device.index] if info.device.type == "cuda" else None,
-                          find_unused_parameters=unused)
+        step_module = DDP(
+            step_module,
+            device_ids=[info.device.index] if info.device.type == "cuda" else None,
+            find_unused_parameters=unused,
+        )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.gamma)
@@ -218,7 +257,9 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
         state = torch.load(resume_path, map_location="cpu", weights_only=True)
         saved = state["model_config"]
         if saved != model.config.to_dict():
-            raise ConfigError(f"--resume: {resume_path} was written for model config {saved}, not {model.config.to_dict()}")
+            raise ConfigError(
+                f"--resume: {resume_path} was written for model config {saved}, not {model.config.to_dict()}"
+            )
         missing = model.load_state_dict(state["model"], strict=False).missing_keys
         if any(not k.startswith("backbone.") for k in missing):
             raise ConfigError(f"--resume: {resume_path} lacks tensors {missing}")
@@ -234,7 +275,9 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
 
         writer = SummaryWriter(str(cfg.out_dir / "tb"))
     # A resumed run appends to the interrupted run's log; a fresh run starts a new one.
-    metrics_file = open(cfg.out_dir / "metrics.jsonl", "a" if resume else "w", encoding="utf-8") if info.is_main else None
+    metrics_file = (
+        open(cfg.out_dir / "metrics.jsonl", "a" if resume else "w", encoding="utf-8") if info.is_main else None
+    )
     result = TrainResult(checkpoint=cfg.out_dir / MODEL_FILE, epochs_run=0)
     method_extra = {"method": DIRECT_METHOD if cfg.method == DIRECT_METHOD else "hotspots"}
     try:
@@ -248,8 +291,13 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
             if cfg.progress and info.is_main:
                 from tqdm import tqdm
 
-                batches = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
-                               total=min(len(loader), cfg.max_steps_per_epoch or len(loader)))
+                batches = tqdm(
+                    loader,
+                    desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                    unit="batch",
+                    leave=False,
+                    total=min(len(loader), cfg.max_steps_per_epoch or len(loader)),
+                )
             for step, batch in enumerate(batches):
                 if cfg.max_steps_per_epoch is not None and step >= cfg.max_steps_per_epoch:
                     break
@@ -265,8 +313,12 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
                     mean = all_reduce_mean(values.float().to(info.device)).cpu().tolist()
                     result.step_losses.append(mean[0])
                     if info.is_main:
-                        rec = {"epoch": epoch + 1, "step": global_step, "lr": optimizer.param_groups[0]["lr"],
-                               **{k: round(v, 6) for k, v in zip(LOSS_KEYS, mean)}}
+                        rec = {
+                            "epoch": epoch + 1,
+                            "step": global_step,
+                            "lr": optimizer.param_groups[0]["lr"],
+                            **{k: round(v, 6) for k, v in zip(LOSS_KEYS, mean)},
+                        }
                         metrics_file.write(json.dumps(rec) + "\n")
                         metrics_file.flush()
                         if writer is not None:
@@ -282,15 +334,23 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
             seconds = time.perf_counter() - t0
             if info.is_main:
                 _save_epoch(cfg, model, optimizer, scheduler, epoch + 1, global_step, method_extra)
-                rec = {"epoch": epoch + 1, "epoch_seconds": round(seconds, 3),
-                       **{f"epoch_{k}": round(v, 6) for k, v in zip(LOSS_KEYS, epoch_mean)}}
+                rec = {
+                    "epoch": epoch + 1,
+                    "epoch_seconds": round(seconds, 3),
+                    **{f"epoch_{k}": round(v, 6) for k, v in zip(LOSS_KEYS, epoch_mean)},
+                }
                 metrics_file.write(json.dumps(rec) + "\n")
                 metrics_file.flush()
                 if writer is not None:
                     writer.add_scalar("epoch/loss", epoch_mean[0], epoch + 1)
                     writer.add_scalar("epoch/seconds", seconds, epoch + 1)
-                log.info("epoch %d/%d: loss %.4f (cls %.4f aux %.4f ant %.4f) in %.1f s", epoch + 1, cfg.epochs,
-                         *epoch_mean, seconds)
+                log.info(
+                    "epoch %d/%d: loss %.4f (cls %.4f aux %.4f ant %.4f) in %.1f s",
+                    epoch + 1,
+                    cfg.epochs,
+                    *epoch_mean,
+                    seconds,
+                )
             barrier()
     finally:
         if writer is not None:
@@ -303,19 +363,36 @@ def train(cfg: TrainConfig, resume: bool = False, info: DistInfo | None = None) 
         # running statistics are per rank, as under the reference's DataParallel; rank 0's are saved.)
         ranks = cfg.out_dir / "ranks"
         ranks.mkdir(exist_ok=True)
-        params = torch.nn.ParameterDict({k.replace(".", "/"): p for k, p in model.named_parameters() if p.requires_grad})
-        (ranks / f"rank{info.rank}.json").write_text(json.dumps(
-            {"rank": info.rank, "world_size": info.world_size, "params_sha256": state_sha256(params),
-             "epoch_losses": result.epoch_losses}) + "\n", encoding="utf-8")
+        params = torch.nn.ParameterDict(
+            {k.replace(".", "/"): p for k, p in model.named_parameters() if p.requires_grad}
+        )
+        (ranks / f"rank{info.rank}.json").write_text(
+            json.dumps(
+                {
+                    "rank": info.rank,
+                    "world_size": info.world_size,
+                    "params_sha256": state_sha256(params),
+                    "epoch_losses": result.epoch_losses,
+                }
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     result.seconds = time.perf_counter() - t_start
     if info.is_main:
         log.info("done: %s (%d epochs in %.1f s)", result.checkpoint, result.epochs_run, result.seconds)
     return result
 
 
-def _save_epoch(cfg: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.MultiStepLR, epoch: int, global_step: int,
-                method_extra: dict[str, Any]) -> None:
+def _save_epoch(
+    cfg: TrainConfig,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.MultiStepLR,
+    epoch: int,
+    global_step: int,
+    method_extra: dict[str, Any],
+) -> None:
     # No local paths: checkpoints get shipped (the demo model), and the same run must give the same bytes.
     extra = {**method_extra, "epoch": epoch, "epochs": cfg.epochs, "seed": cfg.seed, "dataset": cfg.dataset.name}
     path = save_checkpoint(model, cfg.out_dir / f"epoch_{epoch:03d}.safetensors", extra=extra)
@@ -325,11 +402,19 @@ def _save_epoch(cfg: TrainConfig, model: torch.nn.Module, optimizer: torch.optim
     if cfg.keep_checkpoints:
         for old in sorted(cfg.out_dir.glob("epoch_*.safetensors"))[: -cfg.keep_checkpoints]:
             old.unlink()
-    _atomic_torch_save({
-        "epoch": epoch, "global_step": global_step, "model_config": model.config.to_dict(),
-        "model": _trainable_state(model), "optimizer": optimizer.state_dict(),
-        "scheduler": _scheduler_state(scheduler), "rng": _rng_state(), "train_config": json.dumps(cfg.to_dict()),
-    }, cfg.out_dir / RESUME_FILE)
+    _atomic_torch_save(
+        {
+            "epoch": epoch,
+            "global_step": global_step,
+            "model_config": model.config.to_dict(),
+            "model": _trainable_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": _scheduler_state(scheduler),
+            "rng": _rng_state(),
+            "train_config": json.dumps(cfg.to_dict()),
+        },
+        cfg.out_dir / RESUME_FILE,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ features of every frame are computed once into a cache (``--cache``, default ``<
 and training reads them. SGD with momentum 0.9 and the paper's schedule (lr / 10 at 50/70 and 65/70 of
 the epochs).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,13 +43,18 @@ def prepare(cfg: DanTrainConfig) -> tuple[DanWorld, DualAttentionNetwork, DanFea
     torch.manual_seed(cfg.seed)
     model = DualAttentionNetwork(cfg.model_config(world.actions, world.objects))
     mc = model.config
-    cache = ensure_feature_cache(cfg.cache or default_cache(cfg.world), world, mc.backbone, model.backbone,
-                                 mc.input_size, mc.mean, mc.std)
+    cache = ensure_feature_cache(
+        cfg.cache or default_cache(cfg.world), world, mc.backbone, model.backbone, mc.input_size, mc.mean, mc.std
+    )
     return world, model, cache.load_into_memory()
 
 
-def train_epochs(model: DualAttentionNetwork, cache: DanFeatureCache, world: DanWorld, cfg: DanTrainConfig,
-                 ) -> list[dict[str, float]]:
+def train_epochs(
+    model: DualAttentionNetwork,
+    cache: DanFeatureCache,
+    world: DanWorld,
+    cfg: DanTrainConfig,
+) -> list[dict[str, float]]:
     """The training loop on cached features; returns per-epoch mean losses and training accuracy."""
     ds = DanFeatureClips(cache, world.train, model.config.num_frames, train=True, seed=cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -80,8 +86,14 @@ def train_epochs(model: DualAttentionNetwork, cache: DanFeatureCache, world: Dan
         row = {k: v / seen for k, v in sums.items()}
         row.update(epoch=epoch + 1, train_top1=correct / seen, seconds=time.perf_counter() - t0)
         history.append(row)
-        log.info("epoch %d/%d loss %.4f train top-1 %.3f (%.1f s)", epoch + 1, cfg.epochs, row["total"],
-                 row["train_top1"], row["seconds"])
+        log.info(
+            "epoch %d/%d loss %.4f train top-1 %.3f (%.1f s)",
+            epoch + 1,
+            cfg.epochs,
+            row["total"],
+            row["train_top1"],
+            row["seconds"],
+        )
     model.eval()
     return history
 
@@ -93,8 +105,11 @@ def run(cfg: DanTrainConfig) -> tuple[DualAttentionNetwork, list[dict[str, float
     world, model, cache = prepare(cfg)
     history = train_epochs(model, cache, world, cfg)
     extra: dict[str, Any] = {
-        "method": "dual_attention", "world": str(cfg.world), "annotations_sha256": world.annotations_sha256,
-        "train_clips": len(world.train), "final_loss": history[-1]["total"] if history else None,
+        "method": "dual_attention",
+        "world": str(cfg.world),
+        "annotations_sha256": world.annotations_sha256,
+        "train_clips": len(world.train),
+        "final_loss": history[-1]["total"] if history else None,
         "train_config": cfg.to_dict(),
     }
     save_dan(model, cfg.out, extra)

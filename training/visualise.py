@@ -12,6 +12,7 @@ and a colour key. ``--grid``: one panel per action instead (the whole map as a h
 and peak), for inspecting every map of the image. The image is the model input's straight resize (the
 eval transform); with a dataset, each test image's annotated (GT) points are drawn as small white dots.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,9 @@ PANEL = 256  # side of each square picture (the model input is square too)
 GT_DOT = (255, 255, 255)
 
 
-def image_maps(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
-               size: int = PANEL) -> tuple[np.ndarray, ObjectMaps]:
+def image_maps(
+    model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None, size: int = PANEL
+) -> tuple[np.ndarray, ObjectMaps]:
     """The image resized to ``size`` x ``size`` and the model's scores and max-normalised maps of it (the
     whole image is the object) for ``actions`` (all by default)."""
     cfg = model.config
@@ -62,8 +64,13 @@ def _gt_dots(panel: np.ndarray, points: Sequence[Sequence[float]], source_shape:
         cv2.circle(panel, (int(c / w * panel.shape[1]), int(r / h * panel.shape[0])), 2, GT_DOT, -1)
 
 
-def render_side_by_side(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
-                        points: Sequence[Sequence[float]] = (), config: OverlayConfig | None = None) -> np.ndarray:
+def render_side_by_side(
+    model: HotspotModel,
+    image_rgb: np.ndarray,
+    actions: Sequence[int] | None = None,
+    points: Sequence[Sequence[float]] = (),
+    config: OverlayConfig | None = None,
+) -> np.ndarray:
     """(PANEL, 2*PANEL, 3) uint8 RGB: the image, and the overlay picture. ``actions`` given: all of them
     are drawn; None: the model's ``config.top_k`` most likely."""
     config = config or OverlayConfig()
@@ -75,8 +82,13 @@ def render_side_by_side(model: HotspotModel, image_rgb: np.ndarray, actions: Seq
     return np.concatenate([panel, picture], axis=1)
 
 
-def render_action_grid(model: HotspotModel, image_rgb: np.ndarray, actions: Sequence[int] | None = None,
-                       points: Sequence[Sequence[float]] = (), config: GridConfig = GridConfig()) -> np.ndarray:
+def render_action_grid(
+    model: HotspotModel,
+    image_rgb: np.ndarray,
+    actions: Sequence[int] | None = None,
+    points: Sequence[Sequence[float]] = (),
+    config: GridConfig = GridConfig(),
+) -> np.ndarray:
     """One panel per action (all by default): ``hotspot_core.image.overlay_grid.render_grid`` of the image."""
     panel, obj = image_maps(model, image_rgb, actions, size=config.tiles.tile_px)
     _gt_dots(panel, points, image_rgb.shape)
@@ -92,9 +104,14 @@ def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[in
     return [model.actions.index(a) for a in names]
 
 
-def visualise_images(model: HotspotModel, items: Sequence[tuple[str, np.ndarray, Sequence[Sequence[float]]]],
-                     out_dir: Path, actions: Sequence[int] | None = None, grid: bool = False,
-                     config: OverlayConfig | None = None) -> list[Path]:
+def visualise_images(
+    model: HotspotModel,
+    items: Sequence[tuple[str, np.ndarray, Sequence[Sequence[float]]]],
+    out_dir: Path,
+    actions: Sequence[int] | None = None,
+    grid: bool = False,
+    config: OverlayConfig | None = None,
+) -> list[Path]:
     """Write one PNG per (name, RGB image, GT points) item; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -123,11 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=Path, nargs="*", default=None, help="image files (else the dataset's test images)")
     p.add_argument("--num", type=int, default=8, help="how many distinct test images (dataset mode)")
     p.add_argument("--split", default="test")
-    p.add_argument("--actions", nargs="*", default=None,
-                   help="action names to draw, each as a blob (default: the --top-k most likely; grid: all)")
+    p.add_argument(
+        "--actions",
+        nargs="*",
+        default=None,
+        help="action names to draw, each as a blob (default: the --top-k most likely; grid: all)",
+    )
     p.add_argument("--top-k", type=int, default=OverlayConfig.top_k, help="actions drawn when --actions is not given")
-    p.add_argument("--level", type=float, default=OverlayConfig.level,
-                   help="a blob is the map's region at or above this fraction of its peak")
+    p.add_argument(
+        "--level",
+        type=float,
+        default=OverlayConfig.level,
+        help="a blob is the map's region at or above this fraction of its peak",
+    )
     p.add_argument("--grid", action="store_true", help="one panel per action instead of the overlay picture")
     p.add_argument("--out", type=Path, required=True, help="output folder for the PNGs")
     p.add_argument("--device", default="cpu")
@@ -154,8 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if path not in seen and len(seen) >= args.num:
                 continue
             seen.setdefault(path, []).extend(e["points"])
-        items = [("_".join(p.relative_to(ds.images_root).with_suffix("").parts), _read_rgb(p), pts)
-                 for p, pts in seen.items()]
+        items = [
+            ("_".join(p.relative_to(ds.images_root).with_suffix("").parts), _read_rgb(p), pts)
+            for p, pts in seen.items()
+        ]
     written = visualise_images(model, items, args.out, actions, grid=args.grid, config=config)
     print(f"wrote {len(written)} PNGs to {args.out}")
     return 0

@@ -1,8 +1,9 @@
 """Inference backends behind one interface, selected by name: 'torch', 'onnxruntime', 'tensorrt'.
 
-    backend = create_backend("onnxruntime", model, device="cpu", top_k=None, options={"threads": 2})
-    logits, action_idx, maps = backend.run(images).numpy()
+backend = create_backend("onnxruntime", model, device="cpu", top_k=None, options={"threads": 2})
+logits, action_idx, maps = backend.run(images).numpy()
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,6 +54,14 @@ def create_backend(
 
 
 __all__ = [
-    "BACKEND_NAMES", "PRECISIONS", "BackendError", "BackendOptions", "BackendOutput", "InferenceBackend",
-    "backend_class", "create_backend", "register_backend", "resolve_precision",
+    "BACKEND_NAMES",
+    "PRECISIONS",
+    "BackendError",
+    "BackendOptions",
+    "BackendOutput",
+    "InferenceBackend",
+    "backend_class",
+    "create_backend",
+    "register_backend",
+    "resolve_precision",
 ]

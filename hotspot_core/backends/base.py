@@ -1,4 +1,5 @@
 """The inference-backend interface: normalised crops in, (logits, action indices, raw maps) out."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,6 @@ __all__ = ["BackendOptions", "BackendOutput", "InferenceBackend", "PRECISIONS", 
 log = logging.getLogger("hotspot_core.backends")
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
-
-
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ those fields; a mismatch, a missing or corrupt sidecar, or an engine that fails 
 a log line saying why -- never an exception from the cache itself. Building is passed in as a function,
 so this logic is independent of TensorRT (and unit-tested without it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -108,12 +109,14 @@ class EngineCache:
     def _store(self, engine_path: Path, meta_path: Path, key: EngineKey, data: bytes) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            for path, payload in ((engine_path, data),
-                                  (meta_path, json.dumps({"fingerprint": key.fingerprint(), "key": key.as_dict()},
-                                                         indent=1).encode())):
+            for path, payload in (
+                (engine_path, data),
+                (meta_path, json.dumps({"fingerprint": key.fingerprint(), "key": key.as_dict()}, indent=1).encode()),
+            ):
                 tmp = path.with_name(path.name + f".tmp{os.getpid()}")
                 tmp.write_bytes(payload)
                 os.replace(tmp, path)  # readers never see half a file
         except OSError as exc:
-            log.warning("could not store the TensorRT engine in %s (%s); it will be rebuilt next start",
-                        self.directory, exc)
+            log.warning(
+                "could not store the TensorRT engine in %s (%s); it will be rebuilt next start", self.directory, exc
+            )

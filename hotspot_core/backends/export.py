@@ -79,8 +79,15 @@ def export_onnx(
     tmp = path.with_name(path.name + ".tmp")
     with torch.no_grad():
         torch.onnx.export(
-            graph, (dummy,), str(tmp), dynamo=False, opset_version=opset, do_constant_folding=True,
-            input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic_axes,
+            graph,
+            (dummy,),
+            str(tmp),
+            dynamo=False,
+            opset_version=opset,
+            do_constant_folding=True,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic_axes,
         )
     proto = onnx.load(str(tmp))
     constants_to_initializers(proto)

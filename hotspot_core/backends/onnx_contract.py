@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
-    "DEFAULT_OPSET", "INPUT_NAME", "ONNX_FORMAT", "ONNX_PRECISIONS", "OUTPUT_NAMES",
-    "check_matches_model", "model_sha256", "read_metadata", "set_metadata",
+    "DEFAULT_OPSET",
+    "INPUT_NAME",
+    "ONNX_FORMAT",
+    "ONNX_PRECISIONS",
+    "OUTPUT_NAMES",
+    "check_matches_model",
+    "model_sha256",
+    "read_metadata",
+    "set_metadata",
 ]
 
 ONNX_FORMAT = "interaction_hotspots.onnx/1"

@@ -56,8 +56,13 @@ def load_calibration(path: str) -> np.ndarray:
 
 
 def onnx_for_backend(
-    model: HotspotModel, top_k: int | None, precision: str, onnx_path: str | None, cache_dir: Path,
-    calibration: str, backend: str,
+    model: HotspotModel,
+    top_k: int | None,
+    precision: str,
+    onnx_path: str | None,
+    cache_dir: Path,
+    calibration: str,
+    backend: str,
 ) -> tuple[Path, str]:
     """The ONNX file a backend runs and the precision it truly holds.
 
@@ -69,8 +74,14 @@ def onnx_for_backend(
         meta = read_metadata(path)
         check_matches_model(meta, model, top_k, str(path))
         if meta["precision"] != precision:
-            log.warning("%s backend: %s is a %s export; running %s, not the requested %s",
-                        backend, path, meta["precision"], meta["precision"], precision)
+            log.warning(
+                "%s backend: %s is a %s export; running %s, not the requested %s",
+                backend,
+                path,
+                meta["precision"],
+                meta["precision"],
+                precision,
+            )
         return path, meta["precision"]
     data = load_calibration(calibration) if precision == "int8" else None
     return cached_export(model, cache_dir, top_k, precision, calibration=data), precision

@@ -8,6 +8,7 @@ set (run through onnxruntime on the float32 graph); weights: symmetric per-outpu
 maps' backward convolutions are calibrated like the rest: their inputs are the per-action gradient
 seeds scaled to unit max-abs (see ``analytic``), so one scale fits every action.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,8 +23,12 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
-    "calibrate_conv_inputs", "constants_to_initializers", "convs_to_float16", "drop_unused_initializers",
-    "initializer_map", "quantize_convs_int8",
+    "calibrate_conv_inputs",
+    "constants_to_initializers",
+    "convs_to_float16",
+    "drop_unused_initializers",
+    "initializer_map",
+    "quantize_convs_int8",
 ]
 
 
@@ -35,7 +40,9 @@ def constants_to_initializers(proto: onnx.ModelProto) -> int:
     for node in proto.graph.node:
         attrs = {a.name: a for a in node.attribute}
         if node.op_type == "Constant" and set(attrs) == {"value"}:
-            proto.graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(attrs["value"].t), node.output[0]))
+            proto.graph.initializer.append(
+                numpy_helper.from_array(numpy_helper.to_array(attrs["value"].t), node.output[0])
+            )
             moved += 1
         else:
             keep.append(node)

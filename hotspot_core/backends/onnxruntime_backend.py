@@ -1,4 +1,5 @@
 """The ``onnxruntime`` backend: the exported graph on ONNX Runtime (CPU, or CUDA/TensorRT providers)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,8 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["OnnxRuntimeBackend", "choose_providers"]
 
-_OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED",
-               "all": "ORT_ENABLE_ALL"}
+_OPT_LEVELS = {
+    "disable": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
 
 
 def choose_providers(device: torch.device, available: list[str]) -> list[str]:
@@ -35,13 +40,18 @@ class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
     def __init__(
-        self, model: HotspotModel, device: torch.device | str = "cpu", top_k: int | None = None,
+        self,
+        model: HotspotModel,
+        device: torch.device | str = "cpu",
+        top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise BackendError("the onnxruntime backend needs the onnxruntime package (pip install onnxruntime)") from exc
+            raise BackendError(
+                "the onnxruntime backend needs the onnxruntime package (pip install onnxruntime)"
+            ) from exc
         opts = BackendOptions.from_mapping(options)
         providers = choose_providers(torch.device(device), ort.get_available_providers())
         on_gpu = providers[0] != "CPUExecutionProvider"
@@ -53,8 +63,9 @@ class OnnxRuntimeBackend(InferenceBackend):
         if precision == "fp16" and not on_gpu:
             log.warning("onnxruntime backend: fp16 on the CPU provider is slower than fp32; using fp32")
             precision = "fp32"
-        path, precision = onnx_for_backend(model, top_k, precision, opts.onnx_path, opts.resolved_cache_dir(),
-                                           opts.calibration, self.name)
+        path, precision = onnx_for_backend(
+            model, top_k, precision, opts.onnx_path, opts.resolved_cache_dir(), opts.calibration, self.name
+        )
         so = ort.SessionOptions()
         so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPT_LEVELS[opts.ort_optimization])
         if opts.threads:
@@ -77,4 +88,3 @@ class OnnxRuntimeBackend(InferenceBackend):
     def warmup(self, batch_sizes: tuple[int, ...], input_size: int) -> None:
         for b in batch_sizes:
             self._run(np.zeros((b, 3, input_size, input_size), np.float32))
-

@@ -6,6 +6,7 @@ into the ONNX (``export``: fp32, fp16 Convs, or int8 Q/DQ Convs); on TensorRT 8 
 builder flag is set instead. The batch dimension is dynamic: one profile from 1 to ``max_batch``
 crops, with ``opt_batch`` as the size the kernels are tuned for.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,13 @@ if TYPE_CHECKING:
     from hotspot_core.hotspots.model import HotspotModel
 
 __all__ = [
-    "TENSORRT_HINT", "TensorRTBackend", "build_serialized_engine", "engine_key", "import_tensorrt",
-    "layer_precisions", "load_or_build_engine",
+    "TENSORRT_HINT",
+    "TensorRTBackend",
+    "build_serialized_engine",
+    "engine_key",
+    "import_tensorrt",
+    "layer_precisions",
+    "load_or_build_engine",
 ]
 
 TENSORRT_HINT = "pip install tensorrt-cu12 (or tensorrt-cu13, matching the CUDA of your driver)"
@@ -40,21 +46,32 @@ def import_tensorrt() -> Any:
     try:
         import tensorrt
     except ImportError as exc:
-        raise BackendError(f"the tensorrt backend needs NVIDIA TensorRT's Python package, which is not installed "
-                           f"({exc}); {TENSORRT_HINT}") from exc
+        raise BackendError(
+            f"the tensorrt backend needs NVIDIA TensorRT's Python package, which is not installed "
+            f"({exc}); {TENSORRT_HINT}"
+        ) from exc
     return tensorrt
 
 
-def engine_key(trt: Any, onnx_path: Path, precision: str, profile: tuple[int, int, int], input_size: int,
-               device: torch.device) -> EngineKey:
+def engine_key(
+    trt: Any, onnx_path: Path, precision: str, profile: tuple[int, int, int], input_size: int, device: torch.device
+) -> EngineKey:
     """The cache key of an engine for this GPU, TensorRT version, ONNX file and build options."""
     major, minor = torch.cuda.get_device_capability(device)
-    return EngineKey(trt.__version__, torch.cuda.get_device_name(device), f"{major}.{minor}",
-                     file_sha256(onnx_path), precision, tuple(profile), int(input_size))
+    return EngineKey(
+        trt.__version__,
+        torch.cuda.get_device_name(device),
+        f"{major}.{minor}",
+        file_sha256(onnx_path),
+        precision,
+        tuple(profile),
+        int(input_size),
+    )
 
 
-def build_serialized_engine(trt: Any, onnx_path: Path, precision: str, profile: tuple[int, int, int],
-                            input_size: int, workspace_mb: int = 4096) -> bytes:
+def build_serialized_engine(
+    trt: Any, onnx_path: Path, precision: str, profile: tuple[int, int, int], input_size: int, workspace_mb: int = 4096
+) -> bytes:
     """Parse the ONNX and build a serialized engine with a dynamic batch profile (min, opt, max)."""
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -84,8 +101,9 @@ def build_serialized_engine(trt: Any, onnx_path: Path, precision: str, profile: 
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # lets us report per-layer precision
     shapes = builder.create_optimization_profile()
     lo, opt, hi = profile
-    shapes.set_shape(INPUT_NAME, (lo, 3, input_size, input_size), (opt, 3, input_size, input_size),
-                     (hi, 3, input_size, input_size))
+    shapes.set_shape(
+        INPUT_NAME, (lo, 3, input_size, input_size), (opt, 3, input_size, input_size), (hi, 3, input_size, input_size)
+    )
     config.add_optimization_profile(shapes)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -105,31 +123,62 @@ def layer_precisions(trt: Any, engine: Any) -> dict[str, int]:
         text = json.dumps(layer.get("Outputs", layer)) if isinstance(layer, dict) else str(layer)
         for fmt in re.findall(r'"Format/Datatype":\s*"([^"]+)"', text):
             low = fmt.lower()
-            counts["int8" if "int8" in low else "fp16" if "half" in low or "fp16" in low
-                   else "bf16" if "bf16" in low or "bfloat" in low else "fp32" if "float" in low or "fp32" in low
-                   else "other"] += 1
+            counts[
+                "int8"
+                if "int8" in low
+                else "fp16"
+                if "half" in low or "fp16" in low
+                else "bf16"
+                if "bf16" in low or "bfloat" in low
+                else "fp32"
+                if "float" in low or "fp32" in low
+                else "other"
+            ] += 1
     return dict(counts)
 
 
-def load_or_build_engine(trt: Any, onnx_path: Path, precision: str, profile: tuple[int, int, int],
-                         input_size: int, device: torch.device, cache_dir: Path, workspace_mb: int = 4096) -> Any:
+def load_or_build_engine(
+    trt: Any,
+    onnx_path: Path,
+    precision: str,
+    profile: tuple[int, int, int],
+    input_size: int,
+    device: torch.device,
+    cache_dir: Path,
+    workspace_mb: int = 4096,
+) -> Any:
     """The engine for this ONNX on this GPU: from ``cache_dir/engines`` when it matches, else built there."""
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     key = engine_key(trt, onnx_path, precision, profile, input_size, device)
     cache = EngineCache(Path(cache_dir) / "engines")
     result = cache.get_or_build(
-        f"{onnx_path.stem}.{precision}.b{profile[2]}", key,
+        f"{onnx_path.stem}.{precision}.b{profile[2]}",
+        key,
         build=lambda: build_serialized_engine(trt, onnx_path, precision, profile, input_size, workspace_mb),
         load=runtime.deserialize_cuda_engine,
     )
     counts = layer_precisions(trt, result.engine)
-    log.info("TensorRT %s engine %s (%s) on %s: precision %s, layer outputs by type %s", trt.__version__,
-             result.path, "built" if result.built else "cached", key.gpu_name, precision, counts or "n/a")
+    log.info(
+        "TensorRT %s engine %s (%s) on %s: precision %s, layer outputs by type %s",
+        trt.__version__,
+        result.path,
+        "built" if result.built else "cached",
+        key.gpu_name,
+        precision,
+        counts or "n/a",
+    )
     return result.engine
 
 
-_TORCH_DTYPES = {"FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT32": torch.int32,
-                 "INT64": torch.int64, "INT8": torch.int8, "BOOL": torch.bool}
+_TORCH_DTYPES = {
+    "FLOAT": torch.float32,
+    "HALF": torch.float16,
+    "BF16": torch.bfloat16,
+    "INT32": torch.int32,
+    "INT64": torch.int64,
+    "INT8": torch.int8,
+    "BOOL": torch.bool,
+}
 
 
 class TensorRTBackend(InferenceBackend):
@@ -138,7 +187,10 @@ class TensorRTBackend(InferenceBackend):
     name = "tensorrt"
 
     def __init__(
-        self, model: HotspotModel, device: torch.device | str = "cuda", top_k: int | None = None,
+        self,
+        model: HotspotModel,
+        device: torch.device | str = "cuda",
+        top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         trt = import_tensorrt()
@@ -151,15 +203,17 @@ class TensorRTBackend(InferenceBackend):
             log.warning("tensorrt backend: bf16 Convs need ONNX opset 22; building fp16 instead")
             precision = "fp16"
         cache_dir = opts.resolved_cache_dir()
-        onnx_path, precision = onnx_for_backend(model, top_k, precision, opts.onnx_path, cache_dir,
-                                                opts.calibration, self.name)
+        onnx_path, precision = onnx_for_backend(
+            model, top_k, precision, opts.onnx_path, cache_dir, opts.calibration, self.name
+        )
         self.top_k = top_k
         self.precision = precision
         self.max_batch = opts.max_batch
         profile = opts.trt_profile()
         with torch.cuda.device(self.device):
-            self.engine = load_or_build_engine(trt, onnx_path, precision, profile, model.config.input_size,
-                                               self.device, cache_dir, opts.workspace_mb)
+            self.engine = load_or_build_engine(
+                trt, onnx_path, precision, profile, model.config.input_size, self.device, cache_dir, opts.workspace_mb
+            )
             self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self._dtypes = {n: _TORCH_DTYPES[self.engine.get_tensor_dtype(n).name] for n in names}

@@ -1,4 +1,5 @@
 """The ``torch`` backend: the analytic graph in PyTorch, eager, compiled or replayed from CUDA graphs."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,7 +30,10 @@ class TorchBackend(InferenceBackend):
     name = "torch"
 
     def __init__(
-        self, model: HotspotModel, device: torch.device | str = "cpu", top_k: int | None = None,
+        self,
+        model: HotspotModel,
+        device: torch.device | str = "cpu",
+        top_k: int | None = None,
         options: BackendOptions | None = None,
     ) -> None:
         opts = BackendOptions.from_mapping(options)
@@ -64,8 +68,14 @@ class TorchBackend(InferenceBackend):
             for b in sorted(opts.batch_sizes, reverse=True):  # largest first: the others share its memory pool
                 pool = self._capture(b, size, pool)
         self.warmup(opts.batch_sizes, size)
-        log.info("torch backend: %s, %s, channels_last=%s, compile=%s, cuda_graphs=%s",
-                 self.device, self.precision, self.channels_last, self.compiled, sorted(self._graphs) or False)
+        log.info(
+            "torch backend: %s, %s, channels_last=%s, compile=%s, cuda_graphs=%s",
+            self.device,
+            self.precision,
+            self.channels_last,
+            self.compiled,
+            sorted(self._graphs) or False,
+        )
 
     def _prepare(self, images: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = torch.as_tensor(images).to(self.device, torch.float32, non_blocking=True)

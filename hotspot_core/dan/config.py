@@ -3,6 +3,7 @@
 Kept apart from ``ModelConfig`` (the hotspot model's): a DAN has an object vocabulary, a variant and a
 temporal head, and no anticipation module.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -96,8 +97,10 @@ class DANConfig(ImageInputConfig):
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if (self.input_size // self.backbone_stride) % self.feature_pool:
-            raise ConfigError(f"feature_pool {self.feature_pool} must divide the {self.input_size // self.backbone_stride}"
-                              f"-cell feature map of input_size {self.input_size}")
+            raise ConfigError(
+                f"feature_pool {self.feature_pool} must divide the {self.input_size // self.backbone_stride}"
+                f"-cell feature map of input_size {self.input_size}"
+            )
 
     @property
     def num_actions(self) -> int:

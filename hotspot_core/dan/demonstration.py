@@ -13,6 +13,7 @@ input, so the buffer stays small) and watches for a hand touching an object box:
 The clip (the buffered frames, oldest first) goes through the DAN: action, object(s), attention maps of
 every clip frame, the object's box on the last frame and the action's interval from the KL trimming.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,18 +86,20 @@ def _usable(box: Box) -> bool:
     return all(math.isfinite(v) for v in box) and box[2] > box[0] and box[3] > box[1]
 
 
-def demonstration_inputs(detections: Sequence[Detection], hand_detections: Sequence[Detection],
-                         hand_classes: Sequence[str]) -> tuple[list[Box], list[tuple[str, str, Box]]]:
+def demonstration_inputs(
+    detections: Sequence[Detection], hand_detections: Sequence[Detection], hand_classes: Sequence[str]
+) -> tuple[list[Box], list[tuple[str, str, Box]]]:
     """A frame's detections as ``add_frame`` wants them: hand boxes and (id, class, box) objects.
 
     Hands as in ``selection.split_hands``; boxes with a non-finite or empty extent are left out.
     """
     hands, objects = split_hands(detections, hand_detections, hand_classes)
-    return ([h for h in hands if _usable(h)],
-            [(d.detection_id, d.class_id, d.box) for d in objects if _usable(d.box)])
+    return ([h for h in hands if _usable(h)], [(d.detection_id, d.class_id, d.box) for d in objects if _usable(d.box)])
 
 
-def touching(hands: Sequence[Box], objects: Sequence[tuple[str, str, Box]], margin: float) -> tuple[str, str, Box] | None:
+def touching(
+    hands: Sequence[Box], objects: Sequence[tuple[str, str, Box]], margin: float
+) -> tuple[str, str, Box] | None:
     """The object (id, class, box) a hand touches (the one with the largest overlap), or None."""
     best, best_area = None, -1.0
     for det in objects:
@@ -126,8 +129,9 @@ class DemonstrationRecognizer:
         self.recognitions = 0
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, device: str = "cpu",
-                        settings: DemonstrationSettings | None = None) -> DemonstrationRecognizer:
+    def from_checkpoint(
+        cls, path: str | os.PathLike, device: str = "cpu", settings: DemonstrationSettings | None = None
+    ) -> DemonstrationRecognizer:
         from hotspot_core.dan.checkpoint import load_dan_checkpoint
 
         return cls(DANPredictor(load_dan_checkpoint(path), device=device), settings)
@@ -148,8 +152,9 @@ class DemonstrationRecognizer:
     def interacting(self) -> bool:
         return self._active
 
-    def add_frame(self, stamp_ns: int, rgb: np.ndarray, hands: Sequence[Box],
-                  objects: Sequence[tuple[str, str, Box]]) -> DemonstrationResult | None:
+    def add_frame(
+        self, stamp_ns: int, rgb: np.ndarray, hands: Sequence[Box], objects: Sequence[tuple[str, str, Box]]
+    ) -> DemonstrationResult | None:
         """Feed one frame (RGB uint8 HxWx3) with its hand boxes and object detections (id, class, box),
         boxes (x0, y0, x1, y1) in pixels. Returns a result when a demonstration is recognised."""
         size = tuple(rgb.shape[:2])

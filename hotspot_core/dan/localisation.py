@@ -11,6 +11,7 @@
 Maps are numpy arrays (h,w) in grid cells; boxes are (x0, y0, x1, y1) with exclusive ends, in cells
 unless scaled to pixels with ``cells_to_pixels``.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,24 @@ import numpy as np
 from hotspot_core.image.boxes import Box, iou
 
 __all__ = [
-    "BOX_THRESHOLD", "EPS", "KL_THRESHOLD", "MIN_ACTION_SECONDS", "Region", "SEGMENT_SECONDS",
-    "TemporalLocalisation", "affordance_mask", "attention_boxes", "attention_regions", "average_precision",
-    "cells_to_pixels", "flood_fill", "kl_divergence", "segment_bounds", "temporal_localisation",
-    "threshold_mask", "upsample",
+    "BOX_THRESHOLD",
+    "EPS",
+    "KL_THRESHOLD",
+    "MIN_ACTION_SECONDS",
+    "Region",
+    "SEGMENT_SECONDS",
+    "TemporalLocalisation",
+    "affordance_mask",
+    "attention_boxes",
+    "attention_regions",
+    "average_precision",
+    "cells_to_pixels",
+    "flood_fill",
+    "kl_divergence",
+    "segment_bounds",
+    "temporal_localisation",
+    "threshold_mask",
+    "upsample",
 ]
 
 BOX_THRESHOLD = 0.6
@@ -33,7 +48,6 @@ SEGMENT_SECONDS = 1.0 / 3.0
 KL_THRESHOLD = 0.06
 MIN_ACTION_SECONDS = 1.0
 EPS = 1e-12
-
 
 
 # ------------------------------------------------------------------------------------------ regions
@@ -144,8 +158,9 @@ def cells_to_pixels(box: Box, map_shape: tuple[int, int], image_shape: tuple[int
     return (box[0] * W / w, box[1] * H / h, box[2] * W / w, box[3] * H / h)
 
 
-def affordance_mask(attention: np.ndarray, fraction: float = BOX_THRESHOLD,
-                    size: tuple[int, int] | None = None) -> np.ndarray:
+def affordance_mask(
+    attention: np.ndarray, fraction: float = BOX_THRESHOLD, size: tuple[int, int] | None = None
+) -> np.ndarray:
     """Segment the parts the (ground-truth-object-guided) attention points at: >= ``fraction`` of the max.
 
     ``size`` (H, W): upsample the map bilinearly to that image size first, for a pixel mask.

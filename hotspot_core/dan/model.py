@@ -13,6 +13,7 @@ actions; p_o is their two probability vectors side by side.
 
 Everything after the backbone runs on backbone features (B,T,d,h,w), so training can read cached ones.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -28,9 +29,22 @@ from hotspot_core.backbones import build_backbone
 from hotspot_core.dan.config import DANConfig
 
 __all__ = [
-    "DANOutput", "DualAttention", "DualAttentionNetwork", "FeatureProjection", "GuidedAttention",
-    "PriorEmbedding", "RecognitionHeads", "TRNHead", "TSNHead", "attend", "build_dan", "dan_losses", "mlp",
-    "one_hot_priors", "relation_tuples", "temporal_head",
+    "DANOutput",
+    "DualAttention",
+    "DualAttentionNetwork",
+    "FeatureProjection",
+    "GuidedAttention",
+    "PriorEmbedding",
+    "RecognitionHeads",
+    "TRNHead",
+    "TSNHead",
+    "attend",
+    "build_dan",
+    "dan_losses",
+    "mlp",
+    "one_hot_priors",
+    "relation_tuples",
+    "temporal_head",
 ]
 
 
@@ -191,7 +205,7 @@ class RecognitionHeads(nn.Module):
         if self.object is not None:
             o = self.object(object_feats)
             o1 = o[:, : self.num_objects]
-            o2 = o[:, self.num_objects:] if o.shape[1] > self.num_objects else None
+            o2 = o[:, self.num_objects :] if o.shape[1] > self.num_objects else None
         return a, o1, o2
 
 
@@ -213,9 +227,7 @@ class DANOutput:
     object_attention: torch.Tensor | None = None
 
 
-def one_hot_priors(
-    cfg: DANConfig, action: torch.Tensor, objects: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def one_hot_priors(cfg: DANConfig, action: torch.Tensor, objects: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Ground-truth priors: one-hot action (B,A) and one-hot objects (B,O[+O+1]); objects (B,2), -1 = null."""
     p_a = F.one_hot(action.long(), cfg.num_actions).float()
     p_o = F.one_hot(objects[:, 0].long(), cfg.num_objects).float()
@@ -250,8 +262,13 @@ class DualAttentionNetwork(nn.Module):
         x = self.backbone(frames.flatten(0, 1))
         return x.view(b, t, *x.shape[1:])
 
-    def priors(self, first: tuple, gt_action: torch.Tensor | None = None,
-               gt_objects: torch.Tensor | None = None, prior: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def priors(
+        self,
+        first: tuple,
+        gt_action: torch.Tensor | None = None,
+        gt_objects: torch.Tensor | None = None,
+        prior: str | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Probability vectors (p_a, p_o) that guide the attention: the first prediction or ground truth."""
         cfg = self.config
         if (prior or cfg.prior) == "gt":
@@ -303,13 +320,15 @@ class DualAttentionNetwork(nn.Module):
         return self(self.features(frames), **kwargs)
 
 
-def dan_losses(out: DANOutput, action: torch.Tensor, objects: torch.Tensor,
-               first_weight: float = 1.0) -> dict[str, torch.Tensor]:
+def dan_losses(
+    out: DANOutput, action: torch.Tensor, objects: torch.Tensor, first_weight: float = 1.0
+) -> dict[str, torch.Tensor]:
     """Cross-entropy of every head that exists: objects (B,2) with -1 for the null second object.
 
     The first prediction of the attention variants is weighted by ``first_weight`` (the paper does not
     state a weighting; 1.0 trains both predictions alike). Returns the parts and their sum as 'total'.
     """
+
     def heads(a: torch.Tensor | None, o1: torch.Tensor | None, o2: torch.Tensor | None) -> dict[str, torch.Tensor]:
         parts = {}
         if a is not None:

@@ -4,6 +4,7 @@ The recognition uses ``num_frames`` frames sampled TSN-style (segment middles); 
 first prediction then guide the attention of *every* frame of the clip (as the paper localises), the
 object attention gives the temporal interval and, on the last frame, the object's box.
 """
+
 from __future__ import annotations
 
 import time
@@ -57,8 +58,9 @@ def sample_middles(num_frames: int, segments: int) -> np.ndarray:
 class DANPredictor:
     """Runs a ``DualAttentionNetwork`` on clips of whole RGB frames (uint8 HxWx3)."""
 
-    def __init__(self, model: DualAttentionNetwork, device: str | torch.device = "cpu",
-                 box_threshold: float = BOX_THRESHOLD) -> None:
+    def __init__(
+        self, model: DualAttentionNetwork, device: str | torch.device = "cpu", box_threshold: float = BOX_THRESHOLD
+    ) -> None:
         if str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
@@ -78,7 +80,9 @@ class DANPredictor:
         return cv2.resize(rgb, (s, s), interpolation=cv2.INTER_AREA)
 
     @torch.no_grad()
-    def recognise(self, frames: Sequence[np.ndarray], fps: float, image_size: tuple[int, int] | None = None) -> Recognition:
+    def recognise(
+        self, frames: Sequence[np.ndarray], fps: float, image_size: tuple[int, int] | None = None
+    ) -> Recognition:
         """Recognise the interaction in ``frames`` (oldest first) recorded at ``fps``.
 
         image_size (H, W): the source frames' size when ``frames`` were already ``prepare``d; boxes are
@@ -116,6 +120,19 @@ class DANPredictor:
             second_box = regions[1].box if len(regions) > 1 else None
             temporal = temporal_localisation(beta, fps) if fps > 0 else None
         return Recognition(
-            cfg.actions[a], float(p_action[a]), cfg.objects[o], float(p_object[o]), second, second_score,
-            p_action, p_object, idx, alpha, beta, box, second_box, temporal, time.perf_counter() - t0,
+            cfg.actions[a],
+            float(p_action[a]),
+            cfg.objects[o],
+            float(p_object[o]),
+            second,
+            second_score,
+            p_action,
+            p_object,
+            idx,
+            alpha,
+            beta,
+            box,
+            second_box,
+            temporal,
+            time.perf_counter() - t0,
         )

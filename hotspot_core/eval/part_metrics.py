@@ -17,6 +17,7 @@ map specific to the action? (issue 11; not in the paper or the reference evaluat
 
 KLD / AUC-J per pair are those of ``hotspot_core.eval.metrics`` (spec 3.2 step 5 - 3.4, 28x28). numpy only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
@@ -27,8 +28,15 @@ import numpy as np
 from .metrics import auc_judd, kld, preprocess_prediction, resize_map
 
 __all__ = [
-    "WHOLE_BODY_PARTS", "PartItem", "action_agnostic_map", "oracle_map", "part_mask", "peak_on_part",
-    "peak_point", "part_metrics", "format_part_metrics",
+    "WHOLE_BODY_PARTS",
+    "PartItem",
+    "action_agnostic_map",
+    "oracle_map",
+    "part_mask",
+    "peak_on_part",
+    "peak_point",
+    "part_metrics",
+    "format_part_metrics",
 ]
 
 # Parts that are the object itself ("hold the bottle by its body"): reported apart from small parts.
@@ -134,8 +142,12 @@ def _scores(pred: np.ndarray, gt: np.ndarray, res: int, rng: np.random.Generator
 def _stat(values: Sequence[float], n_total: int) -> dict[str, float | int]:
     v = np.asarray([x for x in values if not np.isnan(x)], dtype=np.float64)
     n = int(v.size)
-    return {"mean": float(v.mean()) if n else float("nan"), "sem": float(v.std() / np.sqrt(n)) if n else float("nan"),
-            "n_valid": n, "n_total": int(n_total)}
+    return {
+        "mean": float(v.mean()) if n else float("nan"),
+        "sem": float(v.std() / np.sqrt(n)) if n else float("nan"),
+        "n_valid": n,
+        "n_total": int(n_total),
+    }
 
 
 def _other_action(item: PartItem, items: Sequence[PartItem]) -> PartItem | None:
@@ -153,8 +165,9 @@ def _other_action(item: PartItem, items: Sequence[PartItem]) -> PartItem | None:
     return None
 
 
-def part_metrics(maps: Mapping[Hashable, np.ndarray], items: Sequence[PartItem], res: int = 28,
-                 seed: int = 0) -> dict[str, dict[str, dict[str, float | int]]]:
+def part_metrics(
+    maps: Mapping[Hashable, np.ndarray], items: Sequence[PartItem], res: int = 28, seed: int = 0
+) -> dict[str, dict[str, dict[str, float | int]]]:
     """Peak-on-part and action specificity of per-image maps ``{image: (A, h, w)}`` over ``items``.
 
     Returns ``{"peak_on_part": {"all", "small", "whole", "gt_region": stat},
@@ -179,8 +192,10 @@ def part_metrics(maps: Mapping[Hashable, np.ndarray], items: Sequence[PartItem],
             hits[item.kind].append(float(hit))
         k_own, a_own = _scores(own, item.gt, res, rng)
         other = _other_action(item, items)
-        for name, alt in (("vs_mean", action_agnostic_map(stack)),
-                          ("vs_other", None if other is None else stack[other.action])):
+        for name, alt in (
+            ("vs_mean", action_agnostic_map(stack)),
+            ("vs_other", None if other is None else stack[other.action]),
+        ):
             if alt is None:
                 continue
             k_alt, a_alt = _scores(alt, item.gt, res, rng)
@@ -190,7 +205,8 @@ def part_metrics(maps: Mapping[Hashable, np.ndarray], items: Sequence[PartItem],
             diffs[name]["KLD"].append(k_own - k_alt)
             diffs[name]["AUC-J"].append(a_own - a_alt)
     out: dict[str, dict[str, dict[str, float | int]]] = {
-        "peak_on_part": {k: _stat(v, totals[k]) for k, v in hits.items()}}
+        "peak_on_part": {k: _stat(v, totals[k]) for k, v in hits.items()}
+    }
     for name, d in diffs.items():
         out[name] = {k: _stat(v, totals["all"]) for k, v in d.items()}
     return out
@@ -201,8 +217,9 @@ def format_part_metrics(r: Mapping[str, Mapping[str, Mapping[str, float | int]]]
     lines = []
     for kind, s in r["peak_on_part"].items():
         if s["n_total"]:
-            lines.append("peak-on-part %s: %.3f ± %.3f (%d/%d)" % (kind, s["mean"], s["sem"], s["n_valid"],
-                                                                 s["n_total"]))
+            lines.append(
+                "peak-on-part %s: %.3f ± %.3f (%d/%d)" % (kind, s["mean"], s["sem"], s["n_valid"], s["n_total"])
+            )
     for name, label in (("vs_mean", "own - mean"), ("vs_other", "own - other action")):
         for m, s in r[name].items():
             lines.append("%s %s: %+.3f ± %.3f (%d/%d)" % (label, m, s["mean"], s["sem"], s["n_valid"], s["n_total"]))

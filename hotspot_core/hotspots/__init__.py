@@ -6,6 +6,12 @@ from hotspot_core.hotspots.config import ModelConfig
 from hotspot_core.hotspots.model import HOTSPOT_METHODS, HotspotModel, build_model
 
 __all__ = [
-    "HOTSPOT_METHODS", "HotspotModel", "ModelConfig", "build_model", "load_checkpoint", "load_model",
-    "read_metadata", "save_checkpoint",
+    "HOTSPOT_METHODS",
+    "HotspotModel",
+    "ModelConfig",
+    "build_model",
+    "load_checkpoint",
+    "load_model",
+    "read_metadata",
+    "save_checkpoint",
 ]

@@ -14,6 +14,7 @@ a strongly typed TensorRT network needs). Each action's gradient seed is scaled 
 the backward convs and the map scaled back after them (maps are positively homogeneous in the seed),
 so small gradients do not underflow in float16.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,8 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "FoldedHead", "HotspotGraph", "PRECISION_DTYPES", "analytic_forward", "analytic_logits_and_maps",
-    "analytic_maps", "fold_batchnorm", "fold_head", "input_grad_weight",
+    "FoldedHead",
+    "HotspotGraph",
+    "PRECISION_DTYPES",
+    "analytic_forward",
+    "analytic_logits_and_maps",
+    "analytic_maps",
+    "fold_batchnorm",
+    "fold_head",
+    "input_grad_weight",
 ]
 
 
@@ -181,9 +189,7 @@ def analytic_maps(model: nn.Module, p: _ForwardParts, idx: torch.Tensor) -> torc
     return maps * seed_scale[..., None]
 
 
-def analytic_logits_and_maps(
-    model: nn.Module, x: torch.Tensor, idx: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
+def analytic_logits_and_maps(model: nn.Module, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits (N,A) and raw hotspot maps (N,K,h,w) for action indices ``idx`` (N,K)."""
     parts = analytic_forward(model, x)
     return parts.logits, analytic_maps(model, parts, idx)

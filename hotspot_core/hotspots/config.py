@@ -4,6 +4,7 @@ A ``ModelConfig`` is everything needed to rebuild a model from its weights: it i
 checkpoint, so shapes and action names always come from the model itself, never from constants in a
 front end.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """FLOPs of the hotspot graph and measured matmul throughput: the physical floor of a configuration."""
+
 from __future__ import annotations
 
 import copy
@@ -34,8 +35,9 @@ def graph_flops(model: HotspotModel, top_k: int | None = None) -> dict[str, floa
     return {"backbone": float(backbone), "head": float(total - backbone), "total": float(total)}
 
 
-def matmul_throughput(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                      n: int | None = None, seconds: float = 1.0) -> float:
+def matmul_throughput(
+    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, n: int | None = None, seconds: float = 1.0
+) -> float:
     """Measured FLOP/s of a square matmul (n = 2048 on CPU, 8192 on CUDA) on ``device`` in ``dtype``."""
     device = torch.device(device)
     cuda = device.type == "cuda"

@@ -1,4 +1,5 @@
 """Training losses of the anticipation model (spec 1.7-1.8): L_cls + L_aux + L_ant."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,12 @@ import torch.nn.functional as F
 from hotspot_core.hotspots.model import HotspotModel
 
 __all__ = [
-    "Losses", "MSE_WEIGHT", "TRIPLET_MARGIN", "anticipation_mse", "anticipation_triplet", "compute_losses",
+    "Losses",
+    "MSE_WEIGHT",
+    "TRIPLET_MARGIN",
+    "anticipation_mse",
+    "anticipation_triplet",
+    "compute_losses",
     "select_active_frame",
 ]
 

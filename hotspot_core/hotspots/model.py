@@ -1,10 +1,11 @@
 """The interaction-hotspot anticipation model (paper Sec. 3, spec sections 1-2), as plain PyTorch modules.
 
-    clip frames --backbone--> L2 pool --LSTM--> fc --> action logits            (L_cls; pool: config.pool)
-    inactive image --backbone--> x_I --F_ant--> L2 pool --1 LSTM step--> fc      (L_aux)
-    L_ant: anticipated inactive feature vs the pooled feature of the most confident frame t*
-    hotspot map H_a = sum_c ReLU(d y_a / d x_I * x_I)                            (paper Eq. 4; config map_form)
+clip frames --backbone--> L2 pool --LSTM--> fc --> action logits            (L_cls; pool: config.pool)
+inactive image --backbone--> x_I --F_ant--> L2 pool --1 LSTM step--> fc      (L_aux)
+L_ant: anticipated inactive feature vs the pooled feature of the most confident frame t*
+hotspot map H_a = sum_c ReLU(d y_a / d x_I * x_I)                            (paper Eq. 4; config map_form)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,8 +21,14 @@ from hotspot_core.hotspots.analytic import analytic_logits_and_maps
 from hotspot_core.hotspots.config import ModelConfig
 
 __all__ = [
-    "FrozenFeatureModel", "HOTSPOT_METHODS", "HotspotModel", "anticipation_module", "avg_pool", "build_model",
-    "l2_pool", "spatial_pool",
+    "FrozenFeatureModel",
+    "HOTSPOT_METHODS",
+    "HotspotModel",
+    "anticipation_module",
+    "avg_pool",
+    "build_model",
+    "l2_pool",
+    "spatial_pool",
 ]
 
 HOTSPOT_METHODS = ("analytic", "autograd", "loop")
@@ -123,9 +130,7 @@ class HotspotModel(FrozenFeatureModel):
         """Raw action logits of inactive-image features: F_ant -> pool -> one LSTM step -> fc."""
         return self.fc(self.lstm_step(self.pool(self.anticipate(x))))
 
-    def clip_forward(
-        self, pooled_frames: torch.Tensor, lengths: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def clip_forward(self, pooled_frames: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the LSTM over pooled clip frames (B,T,C) with true lengths (B,).
 
         Returns the clip logits from the hidden state at the last real frame, and the per-step

@@ -6,6 +6,7 @@ The action names are not in the file; they come from the dataset's ``annotations
 
     python -m hotspot_core.hotspots.reference_import ckpt_E_20.pth --actions hold,touch,rotate,push,pull,"pick up","put down" -o opra.safetensors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,9 @@ def convert_reference_state_dict(net: Mapping[str, torch.Tensor]) -> dict[str, t
     out = {}
     for key, value in net.items():
         if key.startswith("module."):  # saved from nn.DataParallel without .module
-            key = key[len("module."):]
+            key = key[len("module.") :]
         if key.startswith("backbone.rnet."):
-            key = "backbone.net." + key[len("backbone.rnet."):]
+            key = "backbone.net." + key[len("backbone.rnet.") :]
         out[key] = value
     return out
 
@@ -88,8 +89,10 @@ def reference_ant_loss(args: Any, src: Any = "checkpoint") -> str:
     try:
         return ANT_LOSS_BY_DSET[str(dset).lower()]
     except KeyError:
-        raise CheckpointError(f"{src}: unknown dset {dset!r} in its args (expected one of "
-                              f"{sorted(ANT_LOSS_BY_DSET)}): cannot tell its anticipation loss") from None
+        raise CheckpointError(
+            f"{src}: unknown dset {dset!r} in its args (expected one of "
+            f"{sorted(ANT_LOSS_BY_DSET)}): cannot tell its anticipation loss"
+        ) from None
 
 
 def import_reference_checkpoint(
@@ -104,17 +107,20 @@ def import_reference_checkpoint(
     state = convert_reference_state_dict(ckpt["net"])
     fc = state.get("fc.weight")
     if fc is not None and fc.shape[0] != len(actions):
-        raise CheckpointError(
-            f"{src}: classifier has {fc.shape[0]} outputs but {len(actions)} action names were given"
-        )
+        raise CheckpointError(f"{src}: classifier has {fc.shape[0]} outputs but {len(actions)} action names were given")
     args = ckpt.get("args")
     ant_loss = reference_ant_loss(args, src)
     pool_fn = str(getattr(args, "pool_fn", "L2") or "L2")  # the reference's pool_fn: 'L2' (default) or 'avg'
     if pool_fn.lower() not in POOLS:
         raise CheckpointError(f"{src}: unsupported pool_fn {pool_fn!r} in its args (expected 'L2' or 'avg')")
     model = HotspotModel(
-        {"backbone": backbone, "actions": list(actions), "input_size": input_size, "ant_loss": ant_loss,
-         "pool": pool_fn.lower()}
+        {
+            "backbone": backbone,
+            "actions": list(actions),
+            "input_size": input_size,
+            "ant_loss": ant_loss,
+            "pool": pool_fn.lower(),
+        }
     )
     check_state_dict(model.state_dict(), state, str(src))
     model.load_state_dict(state, strict=True)

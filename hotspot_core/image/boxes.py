@@ -1,4 +1,5 @@
 """Box arithmetic: the one ``Box`` type and ``iou``, crop padding and clamping, degenerate boxes, contact."""
+
 from __future__ import annotations
 
 import math
@@ -33,9 +34,7 @@ def center_size_to_xyxy(cx: float, cy: float, w: float, h: float) -> Box:
     return cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0
 
 
-def pad_and_clamp(
-    box: Box, pad_fraction: float, width: int, height: int, min_size: int = 4
-) -> Roi | None:
+def pad_and_clamp(box: Box, pad_fraction: float, width: int, height: int, min_size: int = 4) -> Roi | None:
     """Pad a box by ``pad_fraction`` of its size on each side and clamp it to the image.
 
     Returns None for a degenerate box: non-finite, inverted, or smaller than ``min_size`` pixels on a
@@ -67,7 +66,4 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 def boxes_touch(a: Box, b: Box, margin: float = 0.0) -> bool:
     """True when box ``a`` grown by ``margin`` pixels overlaps box ``b`` (a hand touching an object)."""
-    return (
-        min(a[2] + margin, b[2]) > max(a[0] - margin, b[0])
-        and min(a[3] + margin, b[3]) > max(a[1] - margin, b[1])
-    )
+    return min(a[2] + margin, b[2]) > max(a[0] - margin, b[0]) and min(a[3] + margin, b[3]) > max(a[1] - margin, b[1])

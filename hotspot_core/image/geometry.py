@@ -1,4 +1,5 @@
 """Pinhole geometry for 3-D hotspot peaks from an aligned depth image."""
+
 from __future__ import annotations
 
 import numpy as np

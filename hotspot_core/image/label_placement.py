@@ -9,6 +9,7 @@ images (so the search is complete, not a handful of guesses): its distance to th
 covering the pixels to avoid, plus more than any distance for covering another anchor. A label that fits
 nowhere is left out (``None``) rather than drawn over another.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,10 @@ class Rect:
     def intersects(self, other: Rect, gap: int = 0) -> bool:
         """True when the two overlap, or come closer than ``gap`` pixels."""
         return (
-            self.x0 < other.x1 + gap and other.x0 < self.x1 + gap
-            and self.y0 < other.y1 + gap and other.y0 < self.y1 + gap
+            self.x0 < other.x1 + gap
+            and other.x0 < self.x1 + gap
+            and self.y0 < other.y1 + gap
+            and other.y0 < self.y1 + gap
         )
 
     def inside(self, width: int, height: int) -> bool:
@@ -92,8 +95,16 @@ def _classic_spots(req: LabelRequest, c: int) -> list[tuple[int, int]]:
     w, h = req.width, req.height
     right, left, mid_x = math.ceil(ax + c), math.floor(ax - c - w), round(ax - w / 2)
     above, below, mid_y = math.floor(ay - c - h), math.ceil(ay + c), round(ay - h / 2)
-    return [(right, above), (right, below), (left, above), (left, below),
-            (mid_x, above), (mid_x, below), (right, mid_y), (left, mid_y)]
+    return [
+        (right, above),
+        (right, below),
+        (left, above),
+        (left, below),
+        (mid_x, above),
+        (mid_x, below),
+        (right, mid_y),
+        (left, mid_y),
+    ]
 
 
 def _integral(grid: np.ndarray) -> np.ndarray:
@@ -117,8 +128,14 @@ class _Board:
     """The image as the labels see it: what is taken (labels, obstacles, grown by the gap), where the
     anchors' markers are (counted, so that a label's own marker can be left out), and what to avoid."""
 
-    def __init__(self, width: int, height: int, requests: Sequence[LabelRequest], config: PlacementConfig,
-                 avoid: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        requests: Sequence[LabelRequest],
+        config: PlacementConfig,
+        avoid: np.ndarray | None,
+    ) -> None:
         self.width, self.height, self.config = width, height, config
         self.taken = np.zeros((height, width), np.uint8)
         markers = np.zeros((height, width), np.float32)  # a count per pixel (cv2.integral takes no int32)
@@ -216,9 +233,14 @@ def place_labels(
         if not (0 < req.width <= width and 0 < req.height <= height):
             out.append(None)
             continue
-        chosen = next((r for r in (Rect(x, y, x + req.width, y + req.height)
-                                   for x, y in _classic_spots(req, config.clearance))
-                       if board.spot_is_clean(req, r)), None)
+        chosen = next(
+            (
+                r
+                for r in (Rect(x, y, x + req.width, y + req.height) for x, y in _classic_spots(req, config.clearance))
+                if board.spot_is_clean(req, r)
+            ),
+            None,
+        )
         if chosen is None:
             chosen = board.best_spot(req, near=config.near_labels * req.height + config.clearance)
         if chosen is not None:

@@ -10,6 +10,7 @@ colour-vision deficiencies, and every blob is named in words as well, so colour 
 For inspecting all of one object's maps, see ``overlay_grid.render_grid``; planners read the maps
 themselves (HotspotArray), this picture is for people only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,9 +25,27 @@ from hotspot_core.image.label_placement import LabelRequest, PlacementConfig, Re
 from hotspot_core.image.postprocess import upsample
 
 __all__ = [
-    "OKABE_ITO", "ACTION_COLOURS", "action_colour", "text_colour_on", "OverlayConfig", "Style", "HotspotResult",
-    "ObjectMaps", "DrawnHotspot", "OverlayPicture", "chosen_actions", "blob_mask", "draw_marker", "text_box_size",
-    "draw_text_box", "legend_size", "draw_legend_box", "label_text", "render_overlay", "FONT", "RGB",
+    "OKABE_ITO",
+    "ACTION_COLOURS",
+    "action_colour",
+    "text_colour_on",
+    "OverlayConfig",
+    "Style",
+    "HotspotResult",
+    "ObjectMaps",
+    "DrawnHotspot",
+    "OverlayPicture",
+    "chosen_actions",
+    "blob_mask",
+    "draw_marker",
+    "text_box_size",
+    "draw_text_box",
+    "legend_size",
+    "draw_legend_box",
+    "label_text",
+    "render_overlay",
+    "FONT",
+    "RGB",
 ]
 
 RGB = tuple[int, int, int]
@@ -119,8 +138,14 @@ class Style:
         text_px = max(config.min_text_px, int(round(config.text_fraction * min(height, width))))
         thickness = max(1, text_px // config.stroke_every_px)
         scale = cv2.getFontScaleFromHeight(FONT, text_px, thickness)
-        return cls(text_px, scale, thickness, max(2, round(config.marker_em * text_px)),
-                   max(1, round(config.line_em * text_px)), max(1, round(config.padding_em * text_px)))
+        return cls(
+            text_px,
+            scale,
+            thickness,
+            max(2, round(config.marker_em * text_px)),
+            max(1, round(config.line_em * text_px)),
+            max(1, round(config.padding_em * text_px)),
+        )
 
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -190,8 +215,9 @@ def blob_mask(map_up: np.ndarray, level: float) -> tuple[np.ndarray, tuple[int, 
     return components == components[r, c], (int(c), int(r))
 
 
-def _draw_halo_polyline(img: np.ndarray, pts: np.ndarray, colour: RGB, style: Style, outline: RGB,
-                        closed: bool = True) -> None:
+def _draw_halo_polyline(
+    img: np.ndarray, pts: np.ndarray, colour: RGB, style: Style, outline: RGB, closed: bool = True
+) -> None:
     cv2.polylines(img, [pts], closed, outline, style.line + 2, cv2.LINE_AA)
     cv2.polylines(img, [pts], closed, colour, style.line, cv2.LINE_AA)
 
@@ -212,8 +238,16 @@ def draw_text_box(img: np.ndarray, rect: Rect, text: str, fill: RGB, style: Styl
     cv2.rectangle(img, (rect.x0, rect.y0), (rect.x1 - 1, rect.y1 - 1), fill, -1)
     cv2.rectangle(img, (rect.x0, rect.y0), (rect.x1 - 1, rect.y1 - 1), outline, 1)
     _, base = cv2.getTextSize(text, FONT, style.font_scale, style.thickness)
-    cv2.putText(img, text, (rect.x0 + style.padding, rect.y1 - style.padding - base), FONT, style.font_scale,
-                text_colour_on(fill), style.thickness, cv2.LINE_AA)
+    cv2.putText(
+        img,
+        text,
+        (rect.x0 + style.padding, rect.y1 - style.padding - base),
+        FONT,
+        style.font_scale,
+        text_colour_on(fill),
+        style.thickness,
+        cv2.LINE_AA,
+    )
 
 
 def _legend_entries(actions: Sequence[int], names: Sequence[str]) -> list[tuple[int, str]]:
@@ -232,9 +266,12 @@ def _legend_rect(size: tuple[int, int], busy: np.ndarray, peaks: Sequence[tuple[
     lw, lh = size
     if lw + 2 * margin > w or lh + 2 * margin > h:
         return None
-    corners = [Rect(margin, margin, margin + lw, margin + lh), Rect(w - margin - lw, margin, w - margin, margin + lh),
-               Rect(margin, h - margin - lh, margin + lw, h - margin),
-               Rect(w - margin - lw, h - margin - lh, w - margin, h - margin)]
+    corners = [
+        Rect(margin, margin, margin + lw, margin + lh),
+        Rect(w - margin - lw, margin, w - margin, margin + lh),
+        Rect(margin, h - margin - lh, margin + lw, h - margin),
+        Rect(w - margin - lw, h - margin - lh, w - margin, h - margin),
+    ]
 
     def cost(r: Rect) -> tuple[int, int]:
         covered = sum(r.x0 - margin <= x < r.x1 + margin and r.y0 - margin <= y < r.y1 + margin for x, y in peaks)
@@ -243,8 +280,9 @@ def _legend_rect(size: tuple[int, int], busy: np.ndarray, peaks: Sequence[tuple[
     return min(corners, key=cost)
 
 
-def draw_legend_box(img: np.ndarray, rect: Rect, entries: Sequence[tuple[int, str]], style: Style,
-                    config: OverlayConfig) -> None:
+def draw_legend_box(
+    img: np.ndarray, rect: Rect, entries: Sequence[tuple[int, str]], style: Style, config: OverlayConfig
+) -> None:
     patch = img[rect.y0 : rect.y1, rect.x0 : rect.x1].astype(np.float32)
     fill = np.array(config.legend_fill, np.float32)
     blended = patch * (1 - config.legend_alpha) + fill * config.legend_alpha
@@ -255,8 +293,16 @@ def draw_legend_box(img: np.ndarray, rect: Rect, entries: Sequence[tuple[int, st
         sw = (rect.x0 + 2 * style.padding, top + style.padding)
         corner = (sw[0] + style.text_px - 1, sw[1] + style.text_px - 1)
         cv2.rectangle(img, sw, corner, action_colour(a, config.palette), -1)
-        cv2.putText(img, name, (sw[0] + style.text_px + style.padding, top + style.padding + style.text_px - 1), FONT,
-                    style.font_scale, config.legend_text, style.thickness, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            name,
+            (sw[0] + style.text_px + style.padding, top + style.padding + style.text_px - 1),
+            FONT,
+            style.font_scale,
+            config.legend_text,
+            style.thickness,
+            cv2.LINE_AA,
+        )
 
 
 def label_text(object_name: str, action_name: str, score: float, config: OverlayConfig) -> str:
@@ -285,8 +331,11 @@ def render_overlay(
                 continue  # a flat zero map has no part to show
             mask, (px, py) = blob
             score = float(res.scores[a])
-            spots.append(DrawnHotspot(i, a, score, (roi.x0 + px, roi.y0 + py), roi, mask,
-                                      label_text(name, action_names[a], score, config)))
+            spots.append(
+                DrawnHotspot(
+                    i, a, score, (roi.x0 + px, roi.y0 + py), roi, mask, label_text(name, action_names[a], score, config)
+                )
+            )
 
     canvas = image_rgb.astype(np.float32)
     union = np.zeros((height, width), bool)
@@ -321,8 +370,12 @@ def render_overlay(
     order = sorted(spots, key=lambda s: (rank[id(s)], -s.score))
     requests = [LabelRequest(s.peak, *text_box_size(s.text, style)) for s in order]
     # A label keeps its marker's outer rim clear, and avoids other markers whole.
-    placement = PlacementConfig(clearance=style.marker + 2, gap=config.label_gap_px, anchor_radius=style.marker + 1,
-                                avoid_cost=config.label_avoid_cost)
+    placement = PlacementConfig(
+        clearance=style.marker + 2,
+        gap=config.label_gap_px,
+        anchor_radius=style.marker + 1,
+        avoid_cost=config.label_avoid_cost,
+    )
     # Labels keep off the blobs where they can: the blob is the part the picture is about.
     rects = place_labels(requests, width, height, [legend] if legend else [], placement, avoid=union)
     for s, rect in zip(order, rects):

@@ -4,6 +4,7 @@ The grid is for inspection: every action's whole map over the object (a viridis 
 uniform and readable with colour-vision deficiencies), its ``level`` contour (the blob the overlay would
 fill) and its peak, under a header in the action's colour that names it with its probability.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,9 @@ class TiledPicture:
     keys: list[int]  # what each tile shows: the frame's index (sheets), the action's index (grids)
 
 
-def tile_layout(count: int, tile_w: int, tile_h: int, caption_h: int,
-                config: TileConfig) -> tuple[int, int, list[Rect]]:
+def tile_layout(
+    count: int, tile_w: int, tile_h: int, caption_h: int, config: TileConfig
+) -> tuple[int, int, list[Rect]]:
     """(sheet width, sheet height, picture rectangles) of ``count`` tiles in rows, left to right."""
     cols = config.columns or max(1, math.ceil(math.sqrt(count)))
     cols = min(cols, max(1, count))
@@ -87,19 +89,28 @@ def _fit(size: tuple[int, int], longer: int) -> tuple[int, int]:
     return max(1, round(w * k)), max(1, round(h * k))
 
 
-def _caption(sheet: np.ndarray, rect: Rect, text: str, fill: RGB | None, colour: RGB, style: Style,
-             height: int) -> None:
+def _caption(
+    sheet: np.ndarray, rect: Rect, text: str, fill: RGB | None, colour: RGB, style: Style, height: int
+) -> None:
     top = rect.y0 - height
     if fill is not None:
         cv2.rectangle(sheet, (rect.x0, top), (rect.x1 - 1, rect.y0 - 1), fill, -1)
         colour = text_colour_on(fill)
-    cv2.putText(sheet, _fit_text(text, rect.width - 2 * style.padding, style),
-                (rect.x0 + style.padding, rect.y0 - style.padding - 1),
-                FONT, style.font_scale, colour, style.thickness, cv2.LINE_AA)
+    cv2.putText(
+        sheet,
+        _fit_text(text, rect.width - 2 * style.padding, style),
+        (rect.x0 + style.padding, rect.y0 - style.padding - 1),
+        FONT,
+        style.font_scale,
+        colour,
+        style.thickness,
+        cv2.LINE_AA,
+    )
 
 
 def _fit_text(text: str, max_width: int, style: Style) -> str:
     """Shorten a caption that does not fit its tile ("put do..") rather than let it run into the next."""
+
     def width(t: str) -> int:
         return cv2.getTextSize(t, FONT, style.font_scale, style.thickness)[0][0]
 
@@ -110,8 +121,11 @@ def _fit_text(text: str, max_width: int, style: Style) -> str:
     return text + ".." if text else ""
 
 
-def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str] | None = None,
-                  config: TileConfig = TileConfig(tile_px=200, columns=6)) -> TiledPicture:
+def contact_sheet(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str] | None = None,
+    config: TileConfig = TileConfig(tile_px=200, columns=6),
+) -> TiledPicture:
     """All ``images`` (RGB uint8) small, in order, on one sheet. Each keeps its aspect ratio, its longer
     side ``config.tile_px``, centred in cells sized for the largest; ``tiles`` are where the pictures are."""
     if not images:
@@ -135,8 +149,9 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str] | None =
     return TiledPicture(sheet, tiles, list(range(len(images))))
 
 
-def render_grid(image_rgb: np.ndarray, result: HotspotResult, action_names: Sequence[str],
-                config: GridConfig = GridConfig()) -> TiledPicture:
+def render_grid(
+    image_rgb: np.ndarray, result: HotspotResult, action_names: Sequence[str], config: GridConfig = GridConfig()
+) -> TiledPicture:
     """One panel per action that has a map (model order): the object's crop, the map as a heat map, the
     ``level`` contour and the peak; the header names the action and its probability."""
     roi = result.roi

@@ -1,4 +1,5 @@
 """Hotspot maps for consumers: per-map normalisation, upsampling to the crop, peaks in image pixels."""
+
 from __future__ import annotations
 
 import cv2

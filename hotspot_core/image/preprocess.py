@@ -1,4 +1,5 @@
 """Image crops to normalised model input tensors (the reference's eval transform, spec 1.2)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -2,6 +2,7 @@
 
 Front-end independent: the ROS node, a CLI or a bag replay feed it plain boxes per frame.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -28,8 +29,9 @@ class Detection:
     detection_id: str = ""
 
 
-def split_hands(detections: Sequence[Detection], hand_detections: Sequence[Detection],
-                hand_classes: Sequence[str]) -> tuple[list[Box], list[Detection]]:
+def split_hands(
+    detections: Sequence[Detection], hand_detections: Sequence[Detection], hand_classes: Sequence[str]
+) -> tuple[list[Box], list[Detection]]:
     """Hand boxes and object detections of one frame.
 
     A detection is a hand when its class is in ``hand_classes``; every entry of ``hand_detections`` (a
@@ -79,8 +81,7 @@ class StabilityFilter:
         if self.frames <= 0:
             return [True] * len(objects)
         flags = [
-            len(self._history) == self.frames
-            and all(self._present(frame, det_id, cls, box) for frame in self._history)
+            len(self._history) == self.frames and all(self._present(frame, det_id, cls, box) for frame in self._history)
             for det_id, cls, box in objects
         ]
         self._history.append([(det_id, _Seen(cls, box)) for det_id, cls, box in objects])

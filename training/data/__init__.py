@@ -4,6 +4,7 @@ Modules: ``config`` (DatasetConfig), ``transforms`` (spec 1.2 preprocessing, Cro
 (windows, missing-frame checks), ``opra`` / ``epic`` (training clips), ``test_images`` (GT heatmaps),
 ``sampler`` (class-balanced sampler). On-disk layouts are documented in ``opra`` and ``epic``.
 """
+
 from __future__ import annotations
 
 from .clips import ClipDatasetBase, FrameCheckReport, select_window

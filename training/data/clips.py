@@ -10,6 +10,7 @@
   sizes, frame stride, seed, layout overrides) and ``from_config``, so ``OPRAClips`` / ``EPICClips``
   only add their own folder and what their entries mean.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,19 @@ from .transforms import ClipTransform, ImageTransform, pad_clip
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "select_window", "FrameIndex", "ClipItem", "FrameCheckReport", "ClipOptions", "ClipDatasetBase", "load_rgb",
-    "check_clip_frames", "resolve_path",
+    "select_window",
+    "FrameIndex",
+    "ClipItem",
+    "FrameCheckReport",
+    "ClipOptions",
+    "ClipDatasetBase",
+    "load_rgb",
+    "check_clip_frames",
+    "resolve_path",
 ]
 
 
-def select_window(
-    length: int, max_len: int, train: bool, rng: np.random.Generator | None = None
-) -> tuple[int, int]:
+def select_window(length: int, max_len: int, train: bool, rng: np.random.Generator | None = None) -> tuple[int, int]:
     """``(start, count)`` of the frames to use from a clip of ``length`` frames.
 
     Clips of at most ``max_len`` frames are used whole. Longer clips: training draws ``start`` uniformly
@@ -203,9 +209,19 @@ class ClipDatasetBase(Dataset):
         if cfg.name != cls.dataset_name:
             raise ValueError(f"{cls.__name__} needs an {cls.dataset_name!r} config, got {cfg.name!r}")
         cfg.check_paths()
-        return cls(cfg.root, split=split, train=train, max_len=cfg.max_len, resize=cfg.resize, crop=cfg.crop,
-                   sample_rate=cfg.sample_rate, seed=cfg.seed, annotations=cfg.annotations_path,
-                   frames_dir=cfg.frames_path, **cls.layout_options(cfg))
+        return cls(
+            cfg.root,
+            split=split,
+            train=train,
+            max_len=cfg.max_len,
+            resize=cfg.resize,
+            crop=cfg.crop,
+            sample_rate=cfg.sample_rate,
+            seed=cfg.seed,
+            annotations=cfg.annotations_path,
+            frames_dir=cfg.frames_path,
+            **cls.layout_options(cfg),
+        )
 
     @classmethod
     def layout_options(cls, cfg: DatasetConfig) -> dict[str, Any]:
@@ -232,8 +248,10 @@ class ClipDatasetBase(Dataset):
     def counters(self) -> dict[str, int]:
         """Data-quality counters, for logging."""
         return {
-            "entries": self.report.entries, "dropped_entries": self.dropped_entries,
-            "clamped_clips": self.clamped_clips, "missing_frames": self.missing_frames,
+            "entries": self.report.entries,
+            "dropped_entries": self.dropped_entries,
+            "clamped_clips": self.clamped_clips,
+            "missing_frames": self.missing_frames,
         }
 
     def _finish_check(self) -> None:
@@ -270,13 +288,11 @@ class ClipDatasetBase(Dataset):
     def load_window(self, item: ClipItem, rng: np.random.Generator) -> tuple[torch.Tensor, int]:
         """(max_len,3,S,S) zero-padded frames of the selected window, and the true length."""
         start, count = select_window(len(item.frames), self.max_len, self.train, rng)
-        imgs = [load_rgb(p) for p in item.frames[start:start + count]]
+        imgs = [load_rgb(p) for p in item.frames[start : start + count]]
         frames = self.clip_transform(imgs, rng)
         return pad_clip(frames, self.max_len), count
 
-    def _inactive(
-        self, index: int, item: ClipItem, rng: np.random.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inactive(self, index: int, item: ClipItem, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(positive inactive image, negative image), each (3,S,S)."""
         raise NotImplementedError
 

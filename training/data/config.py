@@ -14,6 +14,7 @@ and ``images_dir`` default to the standard layout under ``root`` and may be over
 ``root``, or absolute) when the pieces live elsewhere, e.g. OPRA frames extracted next to the OPRA
 toolkit's clips.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,17 @@ from hotspot_core.config import check_config_mapping
 from hotspot_core.errors import ConfigError
 
 __all__ = [
-    "ConfigError", "DatasetConfig", "add_dataset_args", "dataset_config_from_args", "resolve_path", "DATASET_NAMES",
-    "DEFAULT_SAMPLE_RATE", "ANNOTATIONS_FILE", "IMAGES_DIR", "FRAMES_DIR", "DETECTION_DIR",
+    "ConfigError",
+    "DatasetConfig",
+    "add_dataset_args",
+    "dataset_config_from_args",
+    "resolve_path",
+    "DATASET_NAMES",
+    "DEFAULT_SAMPLE_RATE",
+    "ANNOTATIONS_FILE",
+    "IMAGES_DIR",
+    "FRAMES_DIR",
+    "DETECTION_DIR",
 ]
 
 DATASET_NAMES = ("opra", "epic")
@@ -103,8 +113,7 @@ class DatasetConfig:
             raise ConfigError(f"eval_size must be >= 1, got {self.eval_size}")
         if self.sample_rate is None:
             object.__setattr__(self, "sample_rate", DEFAULT_SAMPLE_RATE[self.name])
-        elif (isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int)
-              or self.sample_rate < 1):
+        elif isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, int) or self.sample_rate < 1:
             raise ConfigError(f"sample_rate must be an int >= 1, got {self.sample_rate!r}")
         if not isinstance(self.k_ratio, (int, float)) or self.k_ratio <= 0:
             raise ConfigError(f"k_ratio must be > 0, got {self.k_ratio!r}")
@@ -200,8 +209,9 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
 
 def dataset_config_from_args(args: argparse.Namespace, check_paths: bool = True) -> DatasetConfig:
     """Merge ``--data-config`` with flag overrides (flags win)."""
-    overrides = {field: getattr(args, attr) for attr, (field, _) in _CLI_FIELDS.items()
-                 if getattr(args, attr, None) is not None}
+    overrides = {
+        field: getattr(args, attr) for attr, (field, _) in _CLI_FIELDS.items() if getattr(args, attr, None) is not None
+    }
     if getattr(args, "data_config", None) is not None:
         return DatasetConfig.from_yaml(args.data_config, check_paths=check_paths, **overrides)
     return DatasetConfig.from_dict(overrides, check_paths=check_paths)

@@ -18,6 +18,7 @@ same noun, as in the reference), both cropped with ``CropPerturb`` then the trai
 ``key`` = ``'<v_id>/<start>_<stop>'``. Clips whose noun has no usable inactive image are dropped and
 counted in ``dropped_no_inactive``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -53,8 +54,9 @@ class EPICClips(ClipDatasetBase):
     name = "EPICClips"
     dataset_name = "epic"
 
-    def __init__(self, root: str | Path, *, detection_dir: str | Path | None = None,
-                 **options: Unpack[ClipOptions]) -> None:
+    def __init__(
+        self, root: str | Path, *, detection_dir: str | Path | None = None, **options: Unpack[ClipOptions]
+    ) -> None:
         """``options``: the arguments every clip dataset takes (``ClipDatasetBase``); ``detection_dir``
         overrides ``<root>/object_detection_images/train`` (the inactive images' frames)."""
         self._detection_dir = detection_dir
@@ -92,29 +94,26 @@ class EPICClips(ClipDatasetBase):
             noun = self.nouns[int(entry["noun"])]
             start, stop = int(entry["start"]), int(entry["stop"])
             names = [epic_frame_name(i) for i in range(start, stop + 1, self.sample_rate)]
-            frames = check_clip_frames(index, self.frames_root / participant(v_id) / v_id, names,
-                                       self.report)
+            frames = check_clip_frames(index, self.frames_root / participant(v_id) / v_id, names, self.report)
             if frames is None:
                 continue
             if noun not in self.inactive:
                 self.dropped_no_inactive += 1
                 continue
-            self.items.append(ClipItem(frames, int(entry["verb"]), f"{v_id}/{start}_{stop}",
-                                       {"noun": noun}))
+            self.items.append(ClipItem(frames, int(entry["verb"]), f"{v_id}/{start}_{stop}", {"noun": noun}))
         if self.missing_inactive or self.dropped_no_inactive:
             warnings.warn(
                 f"{self.name}: {self.missing_inactive} inactive boxes skipped (detection frame missing); "
                 f"{self.dropped_no_inactive} clips dropped (no inactive image of their noun)",
-                RuntimeWarning, stacklevel=4,  # -> the caller of EPICClips(...)
+                RuntimeWarning,
+                stacklevel=4,  # -> the caller of EPICClips(...)
             )
 
     def _crop(self, entry: tuple[str, list[float]], rng: np.random.Generator) -> torch.Tensor:
         path, box = entry
         return self.image_transform(self.crop_perturb(load_rgb(path), box, rng), rng)
 
-    def _inactive(
-        self, index: int, item: ClipItem, rng: np.random.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inactive(self, index: int, item: ClipItem, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         pos_list = self.inactive[item.extra["noun"]]
         positive = self._crop(pos_list[int(rng.integers(0, len(pos_list)))], rng)
         neg_noun = self._noun_keys[int(rng.integers(0, len(self._noun_keys)))]
@@ -124,5 +123,8 @@ class EPICClips(ClipDatasetBase):
 
     def counters(self) -> dict[str, int]:
         """Data-quality counters, including the inactive-image ones."""
-        return {**super().counters(), "missing_inactive": self.missing_inactive,
-                "dropped_no_inactive": self.dropped_no_inactive}
+        return {
+            **super().counters(),
+            "missing_inactive": self.missing_inactive,
+            "dropped_no_inactive": self.dropped_no_inactive,
+        }

@@ -18,6 +18,7 @@ of a different product (``image[0:3]`` differs; unused by the MSE loss but retur
 does), ``key`` = the clip's relative frame folder. Clips whose catalogue image is missing are dropped and
 counted in ``missing_images``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -52,8 +53,9 @@ class OPRAClips(ClipDatasetBase):
     name = "OPRAClips"
     dataset_name = "opra"
 
-    def __init__(self, root: str | Path, *, images_dir: str | Path | None = None,
-                 **options: Unpack[ClipOptions]) -> None:
+    def __init__(
+        self, root: str | Path, *, images_dir: str | Path | None = None, **options: Unpack[ClipOptions]
+    ) -> None:
         """``options``: the arguments every clip dataset takes (``ClipDatasetBase``); ``images_dir``
         overrides ``<root>/images`` (the catalogue images)."""
         self._images_dir = images_dir
@@ -82,8 +84,11 @@ class OPRAClips(ClipDatasetBase):
                 continue
             self.items.append(ClipItem(frames, int(entry["verb"]), rel, {"image": image}))
         if self.missing_images:
-            warnings.warn(f"{self.name}: {self.missing_images} clips dropped (catalogue image missing)",
-                          RuntimeWarning, stacklevel=4)  # -> the caller of OPRAClips(...)
+            warnings.warn(
+                f"{self.name}: {self.missing_images} clips dropped (catalogue image missing)",
+                RuntimeWarning,
+                stacklevel=4,
+            )  # -> the caller of OPRAClips(...)
 
     def counters(self) -> dict[str, int]:
         """Data-quality counters, including clips dropped for a missing catalogue image."""
@@ -96,8 +101,11 @@ class OPRAClips(ClipDatasetBase):
             [ids.setdefault(tuple(it.extra["image"][:3]), len(ids)) for it in self.items], dtype=np.int64
         )
         if len(ids) < 2:
-            warnings.warn(f"{self.name}: only one product in the split; negatives will be the same "
-                          f"product", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{self.name}: only one product in the split; negatives will be the same product",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def image_path(self, parts: Sequence[str]) -> Path:
         return self.images_root.joinpath(*parts)
@@ -112,11 +120,8 @@ class OPRAClips(ClipDatasetBase):
         others = np.flatnonzero(self._product_ids != own)
         return int(rng.choice(others)) if len(others) else index
 
-    def _inactive(
-        self, index: int, item: ClipItem, rng: np.random.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _inactive(self, index: int, item: ClipItem, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         inactive = self.image_transform(load_rgb(self.image_path(item.extra["image"])), rng)
         j = self._negative_index(index, rng)
         negative = self.image_transform(load_rgb(self.image_path(self.items[j].extra["image"])), rng)
         return inactive, negative
-

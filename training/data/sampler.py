@@ -3,6 +3,7 @@
 Weight of a sample = ``min(N_total / count(its verb), cap)`` with cap 100, drawn with replacement,
 ``num_samples = len(labels)`` per epoch (use it with ``shuffle=False``).
 """
+
 from __future__ import annotations
 
 from collections import Counter

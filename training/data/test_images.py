@@ -11,6 +11,7 @@ image file ``<root>/images/<parts...>``. Each sample is a dict:
 
 Keys are tuples, so batch with ``collate_test_images`` (keeps them as a list of tuples).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -69,8 +70,15 @@ class HotspotTestImages(Dataset):
     def from_config(cls, cfg: DatasetConfig, split: str = "test") -> HotspotTestImages:
         """Build from a ``DatasetConfig`` (name decides OPRA vs EPIC orientation)."""
         cfg.check_paths()
-        return cls(cfg.root, dataset=cfg.name, split=split, size=cfg.eval_size, k_ratio=cfg.k_ratio,
-                   annotations=cfg.annotations_path, images_dir=cfg.images_path)
+        return cls(
+            cfg.root,
+            dataset=cfg.name,
+            split=split,
+            size=cfg.eval_size,
+            k_ratio=cfg.k_ratio,
+            annotations=cfg.annotations_path,
+            images_dir=cfg.images_path,
+        )
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -88,8 +96,7 @@ class HotspotTestImages(Dataset):
     def heatmap(self, index: int) -> torch.Tensor:
         """(S,S) float32 GT map of entry ``index`` (spec 3.1 then 3.2 steps 2-3)."""
         e = self.entries[index]
-        full = gt_heatmap_from_points(e["points"], e["shape"], k_ratio=self.k_ratio,
-                                      transpose=self.transpose)
+        full = gt_heatmap_from_points(e["points"], e["shape"], k_ratio=self.k_ratio, transpose=self.transpose)
         return torch.from_numpy(gt_for_scoring(full, self.size).astype("float32", copy=False))
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ RNG, so a run is reproducible and DataLoader workers never repeat each other's d
 * ``CropPerturb``: EPIC inactive-object crop around a box with random padding and shift (spec 4.2), with
   the reference's zero-size edge bug fixed.
 """
+
 from __future__ import annotations
 
 import math
@@ -108,9 +109,7 @@ class _ResizeCropFlip:
 class ClipTransform(_ResizeCropFlip):
     """Clip transform: one crop and one flip decision shared by every frame of the clip."""
 
-    def __call__(
-        self, frames: Sequence[Image.Image], rng: np.random.Generator | None = None
-    ) -> torch.Tensor:
+    def __call__(self, frames: Sequence[Image.Image], rng: np.random.Generator | None = None) -> torch.Tensor:
         """Frames (PIL) -> float32 tensor (T,3,crop,crop). ``rng`` is required in training."""
         if len(frames) == 0:
             return torch.zeros(0, 3, self.crop, self.crop)
@@ -148,9 +147,7 @@ class EvalTransform:
 
     def __call__(self, img: Image.Image) -> torch.Tensor:
         """PIL image -> float32 tensor (3,size,size)."""
-        img = F.resize(
-            img.convert("RGB"), [self.size, self.size], interpolation=F.InterpolationMode.BILINEAR
-        )
+        img = F.resize(img.convert("RGB"), [self.size, self.size], interpolation=F.InterpolationMode.BILINEAR)
         return to_normalized_tensor(img, self.mean, self.std)
 
 
@@ -177,9 +174,7 @@ class CropPerturb:
     and a degenerate (zero-width or zero-height) box still yields a crop of at least 1x1 pixel.
     """
 
-    def __init__(
-        self, scale: tuple[float, float] = (0.5, 1.5), shift: float = 0.2
-    ) -> None:
+    def __init__(self, scale: tuple[float, float] = (0.5, 1.5), shift: float = 0.2) -> None:
         self.scale = (float(scale[0]), float(scale[1]))
         self.shift = float(shift)
 
@@ -210,8 +205,6 @@ class CropPerturb:
         bi = max(int(round(bottom)), ti + 1)
         return li, ti, ri, bi
 
-    def __call__(
-        self, img: Image.Image, box: Sequence[float], rng: np.random.Generator
-    ) -> Image.Image:
+    def __call__(self, img: Image.Image, box: Sequence[float], rng: np.random.Generator) -> Image.Image:
         """Crop ``img`` around ``box``; returns a PIL image (black outside the source image)."""
         return img.convert("RGB").crop(self.params(box, img.size, rng))

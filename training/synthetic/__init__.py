@@ -37,6 +37,7 @@ and clips), ``config`` (``WorldConfig``, seeded RNG streams), ``dan`` (the DAN l
 clips), ``world`` (``generate_world``: files and annotations), ``cli`` (``python -m training.synthetic``).
 The old ``training.synthetic_world`` / ``training.synthetic_dan`` modules re-export these names.
 """
+
 from __future__ import annotations
 
 from .catalogue import (
@@ -62,8 +63,35 @@ from .render import render_catalogue, render_clip
 from .world import CATALOGUE_ASPECTS, generate_world
 
 __all__ = [
-    "VERBS", "FPS", "GENERATOR_NAME", "GENERATOR_VERSION", "CATEGORIES", "CATEGORY_BY_NAME", "DEFAULT_NOVEL",
-    "Shape", "Part", "Category", "rect", "rrect", "ellipse", "arc", "line", "poly", "Instance", "PartState", "Pose",
-    "make_instance", "render_catalogue", "render_clip", "WorldConfig", "rng_stream", "CATALOGUE_ASPECTS",
-    "generate_world", "DAN_ACTIONS", "NULL_OBJECT", "TWO_OBJECT_ACTIONS", "build_parser", "main",
+    "VERBS",
+    "FPS",
+    "GENERATOR_NAME",
+    "GENERATOR_VERSION",
+    "CATEGORIES",
+    "CATEGORY_BY_NAME",
+    "DEFAULT_NOVEL",
+    "Shape",
+    "Part",
+    "Category",
+    "rect",
+    "rrect",
+    "ellipse",
+    "arc",
+    "line",
+    "poly",
+    "Instance",
+    "PartState",
+    "Pose",
+    "make_instance",
+    "render_catalogue",
+    "render_clip",
+    "WorldConfig",
+    "rng_stream",
+    "CATALOGUE_ASPECTS",
+    "generate_world",
+    "DAN_ACTIONS",
+    "NULL_OBJECT",
+    "TWO_OBJECT_ACTIONS",
+    "build_parser",
+    "main",
 ]

@@ -1,4 +1,5 @@
 """``python -m training.synthetic --out DIR ...``: generate a synthetic world (see ``training.synthetic``)."""
+
 import sys
 
 from .cli import main

@@ -1,4 +1,5 @@
 """The synthetic world's configuration (``WorldConfig``), its constants and its seeded RNG streams."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,10 +78,13 @@ class WorldConfig:
         cats = list(self.categories)
         if self.split == "seen":
             return cats, cats
-        novel = list(self.novel_categories) if self.novel_categories is not None else \
-            [c for c in DEFAULT_NOVEL if c in cats]
+        novel = (
+            list(self.novel_categories)
+            if self.novel_categories is not None
+            else [c for c in DEFAULT_NOVEL if c in cats]
+        )
         if not novel:
-            novel = cats[-max(1, len(cats) // 4):]
+            novel = cats[-max(1, len(cats) // 4) :]
         bad = [c for c in novel if c not in cats]
         if bad:
             raise ValueError(f"novel categories {bad} are not among the categories")
@@ -91,7 +95,5 @@ class WorldConfig:
         for c in novel:
             missing = set(CATEGORY_BY_NAME[c].verbs) - seen_verbs
             if missing:
-                raise ValueError(f"novel category {c!r} has verbs {sorted(missing)} that no training "
-                                 f"category affords")
+                raise ValueError(f"novel category {c!r} has verbs {sorted(missing)} that no training category affords")
         return seen, novel
-

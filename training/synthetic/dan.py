@@ -19,6 +19,7 @@ With ``WorldConfig.dan_labels`` the generator adds, on top of the OPRA-layout wo
 Everything draws from RNG streams of its own, so the regular clips' hands, objects and timing are the
 ones a world without DAN labels has (only the added object differs).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,18 @@ from .draw import (
 from .render import ease_out, fit_in_frame
 
 __all__ = [
-    "Box", "TwoObjectAction", "TWO_OBJECT_ACTIONS", "DAN_ACTIONS", "NULL_OBJECT", "grip_verb", "object_box_px",
-    "hand_box_px", "ClipRecord", "render_two_object_clip", "two_object_entries", "readme_lines",
+    "Box",
+    "TwoObjectAction",
+    "TWO_OBJECT_ACTIONS",
+    "DAN_ACTIONS",
+    "NULL_OBJECT",
+    "grip_verb",
+    "object_box_px",
+    "hand_box_px",
+    "ClipRecord",
+    "render_two_object_clip",
+    "two_object_entries",
+    "readme_lines",
 ]
 
 Box = list[float]
@@ -92,8 +103,9 @@ def _clip_box(pts: np.ndarray, size: int | None, pad: float = 0.0) -> Box | None
 def object_box_px(inst: Instance, pose: Pose, states: dict[str, PartState] | None, size: int | None) -> Box | None:
     """Box of every drawn part (animated and dragged parts where they are drawn), clipped to the frame."""
     states = with_dragged_parts(inst.category, states)
-    pts = np.concatenate([np.concatenate(part_polygons_px(inst, pose, p, states.get(p.name)))
-                          for p in inst.category.parts])
+    pts = np.concatenate(
+        [np.concatenate(part_polygons_px(inst, pose, p, states.get(p.name))) for p in inst.category.parts]
+    )
     pad = max(sh.thickness for p in inst.category.parts for sh in p.shapes) * pose.size / 2 + 1.0
     return _clip_box(pts, size, pad)
 
@@ -103,8 +115,16 @@ def hand_box_px(tip: np.ndarray, direction: np.ndarray, hand_size: float, size: 
     u = direction / (np.linalg.norm(direction) + 1e-9)
     v = np.array([-u[1], u[0]])
     palm = tip - u * hand_size * 0.62
-    pts = np.stack([tip, palm - u * hand_size * 0.6, palm + v * hand_size * 0.4, palm - v * hand_size * 0.45,
-                    tip + v * hand_size * 0.2, tip - v * hand_size * 0.2])
+    pts = np.stack(
+        [
+            tip,
+            palm - u * hand_size * 0.6,
+            palm + v * hand_size * 0.4,
+            palm - v * hand_size * 0.45,
+            tip + v * hand_size * 0.2,
+            tip - v * hand_size * 0.2,
+        ]
+    )
     return _clip_box(pts, size, pad=hand_size * 0.06)
 
 
@@ -118,8 +138,9 @@ def _boxes_overlap(a: Sequence[float], b: Sequence[float], margin: float = 0.0) 
 class ClipRecord:
     """Collects a single-object clip's DAN labels while ``render_clip`` draws it."""
 
-    def __init__(self, size: int, rng: np.random.Generator, others: Sequence[tuple[int, Category]],
-                 extra_prob: float) -> None:
+    def __init__(
+        self, size: int, rng: np.random.Generator, others: Sequence[tuple[int, Category]], extra_prob: float
+    ) -> None:
         self.size = size
         self.rng = rng
         self.others = list(others)
@@ -143,28 +164,49 @@ class ClipRecord:
         o_size = self.size * self.rng.uniform(0.2, 0.28)
         m = 0.02 * self.size
         for _ in range(32):
-            o_pose = Pose(self.size * self.rng.uniform(0.1, 0.9), self.size * self.rng.uniform(0.1, 0.9),
-                          o_size, math.radians(self.rng.uniform(-20, 20)))
+            o_pose = Pose(
+                self.size * self.rng.uniform(0.1, 0.9),
+                self.size * self.rng.uniform(0.1, 0.9),
+                o_size,
+                math.radians(self.rng.uniform(-20, 20)),
+            )
             box = object_box_px(other, o_pose, None, None)
-            if (box is None or min(box[0], box[1]) < m or max(box[2], box[3]) > self.size - m
-                    or _boxes_overlap(box, main, 4.0)):
+            if (
+                box is None
+                or min(box[0], box[1]) < m
+                or max(box[2], box[3]) > self.size - m
+                or _boxes_overlap(box, main, 4.0)
+            ):
                 continue
             draw_object(bg, other, o_pose)
             self.extra = {"noun": noun, "box": box}
             return
 
-    def frame(self, inst: Instance, pose: Pose, states: dict[str, PartState], tip: np.ndarray,
-              direction: np.ndarray, hand_size: float, contact: bool) -> None:
+    def frame(
+        self,
+        inst: Instance,
+        pose: Pose,
+        states: dict[str, PartState],
+        tip: np.ndarray,
+        direction: np.ndarray,
+        hand_size: float,
+        contact: bool,
+    ) -> None:
         self.object_boxes.append(object_box_px(inst, pose, states, self.size))
         self.hand_boxes.append(hand_box_px(tip, direction, hand_size, self.size))
         if contact and self.contact_frame is None:
             self.contact_frame = len(self.object_boxes) - 1
 
     def labels(self, verb: str, noun: int) -> dict[str, Any]:
-        return {"dan_action": DAN_ACTIONS.index(verb), "objects": [noun, NULL_OBJECT],
-                "object_boxes": self.object_boxes, "second_object_boxes": None, "hand_boxes": self.hand_boxes,
-                "contact_frame": self.contact_frame if self.contact_frame is not None else len(self.object_boxes),
-                "extra_object": self.extra}
+        return {
+            "dan_action": DAN_ACTIONS.index(verb),
+            "objects": [noun, NULL_OBJECT],
+            "object_boxes": self.object_boxes,
+            "second_object_boxes": None,
+            "hand_boxes": self.hand_boxes,
+            "contact_frame": self.contact_frame if self.contact_frame is not None else len(self.object_boxes),
+            "extra_object": self.extra,
+        }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -189,8 +231,9 @@ def render_two_object_clip(
     sx, dx = size * rng.uniform(0.2, 0.3), size * rng.uniform(0.68, 0.78)
     if not src_left:
         sx, dx = size - sx, size - dx
-    src_pose = Pose(sx, size * rng.uniform(0.5, 0.62), size * rng.uniform(0.28, 0.36),
-                    math.radians(rng.uniform(-10, 10)))
+    src_pose = Pose(
+        sx, size * rng.uniform(0.5, 0.62), size * rng.uniform(0.28, 0.36), math.radians(rng.uniform(-10, 10))
+    )
     dst_pose = Pose(dx, size * rng.uniform(0.55, 0.66), size * rng.uniform(0.32, 0.4), math.radians(rng.uniform(-8, 8)))
     src_pose = fit_in_frame(src, src_pose, size, 0.0)
     dst_pose = fit_in_frame(dst, dst_pose, size, 0.0)
@@ -239,13 +282,22 @@ def render_two_object_clip(
         src_boxes.append(object_box_px(src, fpose, None, size))
         dst_boxes.append(dst_box)
         hand_boxes.append(hand_box_px(tip, hu, hand_size, size))
-    labels = {"object_boxes": src_boxes, "second_object_boxes": dst_boxes, "hand_boxes": hand_boxes,
-              "contact_frame": n_approach, "extra_object": None}
+    labels = {
+        "object_boxes": src_boxes,
+        "second_object_boxes": dst_boxes,
+        "hand_boxes": hand_boxes,
+        "contact_frame": n_approach,
+        "extra_object": None,
+    }
     return frames, labels
 
 
 def two_object_entries(
-    cfg: WorldConfig, prods: list, cat_name: str, pool: Sequence[str], key: int,
+    cfg: WorldConfig,
+    prods: list,
+    cat_name: str,
+    pool: Sequence[str],
+    key: int,
     write_frames: Callable[[list[str], list[np.ndarray]], None],
 ) -> list[dict[str, Any]]:
     """``cfg.dan_two_object_clips`` two-object clips with ``cat_name`` products as the source.
@@ -255,8 +307,13 @@ def two_object_entries(
     """
     nouns = list(cfg.categories)
     cat = CATEGORY_BY_NAME[cat_name]
-    options = [(name, t) for name, act in TWO_OBJECT_ACTIONS.items() if cat_name in act.sources
-               for t in act.targets if t in pool and t != cat_name]
+    options = [
+        (name, t)
+        for name, act in TWO_OBJECT_ACTIONS.items()
+        if cat_name in act.sources
+        for t in act.targets
+        if t in pool and t != cat_name
+    ]
     if not options:
         return []
     entries = []
@@ -275,9 +332,19 @@ def two_object_entries(
         frames, labels = render_two_object_clip(inst, dst, action, nframes, cfg.image_size, rng)
         write_frames(clip, frames)
         verb = grip_verb(cat)
-        entries.append({"clip": clip, "nframes": nframes, "verb": VERBS.index(verb), "noun": nouns.index(cat_name),
-                        "image": image, "part": cat.verbs[verb], "dan_action": DAN_ACTIONS.index(action),
-                        "objects": [nouns.index(cat_name), nouns.index(target)], **labels})
+        entries.append(
+            {
+                "clip": clip,
+                "nframes": nframes,
+                "verb": VERBS.index(verb),
+                "noun": nouns.index(cat_name),
+                "image": image,
+                "part": cat.verbs[verb],
+                "dan_action": DAN_ACTIONS.index(action),
+                "objects": [nouns.index(cat_name), nouns.index(target)],
+                **labels,
+            }
+        )
     return entries
 
 

@@ -2,6 +2,7 @@
 
 Pixel coordinates are (x right, y down); polygons are drawn anti-aliased with 4 fractional bits.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,22 @@ import numpy as np
 from .catalogue import Category, Part, Shape
 
 __all__ = [
-    "hsv_bgr", "Instance", "make_instance", "Pose", "PartState", "obj_to_px", "part_anchor_px",
-    "part_polygons_px", "with_dragged_parts", "draw_object", "SKIN_TONES_BGR", "random_skin", "draw_hand",
-    "textured_background", "draw_distractors", "catalogue_background",
+    "hsv_bgr",
+    "Instance",
+    "make_instance",
+    "Pose",
+    "PartState",
+    "obj_to_px",
+    "part_anchor_px",
+    "part_polygons_px",
+    "with_dragged_parts",
+    "draw_object",
+    "SKIN_TONES_BGR",
+    "random_skin",
+    "draw_hand",
+    "textured_background",
+    "draw_distractors",
+    "catalogue_background",
 ]
 
 
@@ -46,8 +60,9 @@ def make_instance(category: Category, rng: np.random.Generator) -> Instance:
         "light": hsv_bgr(rng.uniform(0, 180), rng.uniform(0.0, 0.2), rng.uniform(0.85, 1.0)),
         "red": hsv_bgr(rng.uniform(-6, 6), rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.0)),
     }
-    return Instance(category, float(rng.uniform(0.88, 1.12)), float(rng.uniform(0.88, 1.12)),
-                    bool(rng.random() < 0.5), palette)
+    return Instance(
+        category, float(rng.uniform(0.88, 1.12)), float(rng.uniform(0.88, 1.12)), bool(rng.random() < 0.5), palette
+    )
 
 
 @dataclass(frozen=True)
@@ -114,9 +129,7 @@ def with_dragged_parts(category: Category, states: dict[str, PartState] | None) 
     return states
 
 
-def draw_object(
-    img: np.ndarray, inst: Instance, pose: Pose, states: dict[str, PartState] | None = None
-) -> None:
+def draw_object(img: np.ndarray, inst: Instance, pose: Pose, states: dict[str, PartState] | None = None) -> None:
     """Draw all parts in order; ``states`` animate parts (dragged parts follow their driver)."""
     states = with_dragged_parts(inst.category, states)
     for p in inst.category.parts:
@@ -136,8 +149,7 @@ def draw_object(
                 cv2.polylines(img, [ip], True, _shade(colour, 0.55), 1, cv2.LINE_AA, shift=4)
 
 
-SKIN_TONES_BGR = ((160, 190, 240), (130, 170, 225), (105, 145, 200), (80, 115, 170), (60, 85, 130),
-                  (140, 180, 235))
+SKIN_TONES_BGR = ((160, 190, 240), (130, 170, 225), (105, 145, 200), (80, 115, 170), (60, 85, 130), (140, 180, 235))
 
 
 def random_skin(rng: np.random.Generator) -> tuple[int, int, int]:
@@ -146,8 +158,9 @@ def random_skin(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(np.clip(c + rng.uniform(-10, 10), 0, 255)) for c in skin)  # type: ignore[return-value]
 
 
-def draw_hand(img: np.ndarray, tip: np.ndarray, direction: np.ndarray, size: float,
-              skin: tuple[int, int, int], grip: float = 0.0) -> None:
+def draw_hand(
+    img: np.ndarray, tip: np.ndarray, direction: np.ndarray, size: float, skin: tuple[int, int, int], grip: float = 0.0
+) -> None:
     """Forearm + palm + four fingers + thumb whose fingertips touch ``tip``.
 
     ``direction``: unit vector the hand moves along (towards the object); ``grip`` in [0,1] curls the
@@ -199,9 +212,7 @@ def textured_background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def draw_distractors(
-    img: np.ndarray, rng: np.random.Generator, avoid: tuple[float, float, float], n: int
-) -> None:
+def draw_distractors(img: np.ndarray, rng: np.random.Generator, avoid: tuple[float, float, float], n: int) -> None:
     """Random rectangles/circles/triangles away from the circle ``avoid = (x, y, r)``."""
     h, w = img.shape[:2]
     ax, ay, ar = avoid
@@ -219,8 +230,9 @@ def draw_distractors(
             cv2.circle(img, (int(x), int(y)), int(r), colour, -1, cv2.LINE_AA)
         elif kind == 1:
             a = rng.uniform(0, np.pi)
-            box = cv2.boxPoints(((float(x), float(y)), (float(2 * r), float(r * rng.uniform(0.4, 1.2))),
-                                 float(np.degrees(a))))
+            box = cv2.boxPoints(
+                ((float(x), float(y)), (float(2 * r), float(r * rng.uniform(0.4, 1.2))), float(np.degrees(a)))
+            )
             cv2.fillPoly(img, [np.round(box).astype(np.int32)], colour, cv2.LINE_AA)
         else:
             angs = rng.uniform(0, 2 * np.pi) + np.array([0, 2.1, 4.2])

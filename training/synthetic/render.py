@@ -1,4 +1,5 @@
 """Rendering the synthetic world's images: catalogue (product) images and clips of a hand acting on a part."""
+
 from __future__ import annotations
 
 import math
@@ -29,14 +30,26 @@ class ClipRecorder(Protocol):
     def background(self, bg: np.ndarray, inst: Instance, pose: Pose, obj_size: float) -> None:
         """Called once with the clip's background (objects may be added to it) before any frame."""
 
-    def frame(self, inst: Instance, pose: Pose, states: dict[str, PartState], tip: np.ndarray,
-              direction: np.ndarray, hand_size: float, contact: bool) -> None:
+    def frame(
+        self,
+        inst: Instance,
+        pose: Pose,
+        states: dict[str, PartState],
+        tip: np.ndarray,
+        direction: np.ndarray,
+        hand_size: float,
+        contact: bool,
+    ) -> None:
         """Called after each frame is drawn: the object's pose and part states, the hand's tip and direction."""
 
 
 def catalogue_pose(h: int, w: int, rng: np.random.Generator) -> Pose:
-    return Pose(w / 2 + rng.uniform(-0.04, 0.04) * w, h / 2 + rng.uniform(-0.04, 0.04) * h,
-                0.72 * min(h, w) * rng.uniform(0.9, 1.05), math.radians(rng.uniform(-4, 4)))
+    return Pose(
+        w / 2 + rng.uniform(-0.04, 0.04) * w,
+        h / 2 + rng.uniform(-0.04, 0.04) * h,
+        0.72 * min(h, w) * rng.uniform(0.9, 1.05),
+        math.radians(rng.uniform(-4, 4)),
+    )
 
 
 def render_catalogue(inst: Instance, h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, Pose]:
@@ -69,8 +82,7 @@ def ease_out(x: float) -> float:
 
 
 def render_clip(
-    inst: Instance, verb: str, nframes: int, size: int, rng: np.random.Generator,
-    record: ClipRecorder | None = None
+    inst: Instance, verb: str, nframes: int, size: int, rng: np.random.Generator, record: ClipRecorder | None = None
 ) -> list[np.ndarray]:
     """``nframes`` BGR frames (size x size) of a hand performing ``verb`` on the instance.
 
@@ -81,8 +93,9 @@ def render_clip(
     part = cat.part(cat.verbs[verb])
     bg = textured_background(size, size, rng)
     obj_size = size * rng.uniform(0.38, 0.58)
-    pose = Pose(size * rng.uniform(0.35, 0.65), size * rng.uniform(0.38, 0.62), obj_size,
-                math.radians(rng.uniform(-20, 20)))
+    pose = Pose(
+        size * rng.uniform(0.35, 0.65), size * rng.uniform(0.38, 0.62), obj_size, math.radians(rng.uniform(-20, 20))
+    )
     lift = rng.uniform(0.12, 0.22)  # object units, pick up / put down
     pose = fit_in_frame(inst, pose, size, lift * obj_size if verb in ("pick up", "put down") else 0.0)
     draw_distractors(bg, rng, (pose.cx, pose.cy, 0.55 * obj_size), int(rng.integers(2, 6)))

@@ -1,4 +1,5 @@
 """Writing a synthetic world to disk in OPRA's layout: catalogue images, clip frames, annotations, README."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def _part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tupl
     return [int(max(r0, 0)), int(min(r1, h - 1))], [int(max(c0, 0)), int(min(c1, w - 1))]
 
 
-def _annotator_points(anchor_xy: np.ndarray, rows: list[int], cols: list[int], n_annot: int,
-                      rng: np.random.Generator) -> list[list[float]]:
+def _annotator_points(
+    anchor_xy: np.ndarray, rows: list[int], cols: list[int], n_annot: int, rng: np.random.Generator
+) -> list[list[float]]:
     """Several annotators' points ``[row, col]`` near the part's interaction point, inside its box."""
     spread = 0.15 * min(rows[1] - rows[0] + 1, cols[1] - cols[0] + 1) + 1.0
     pts = []
@@ -78,8 +80,12 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
     S = cfg.image_size
     ch = "synthetic"
     annots: dict[str, Any] = {
-        "verbs": list(VERBS), "nouns": nouns,
-        "train_clips": [], "test_clips": [], "train_images": [], "test_images": [],
+        "verbs": list(VERBS),
+        "nouns": nouns,
+        "train_clips": [],
+        "test_clips": [],
+        "train_images": [],
+        "test_images": [],
     }
     mp4_failed = 0
 
@@ -111,9 +117,18 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
                 rows, cols = _part_box_px(inst, pose, part, h, w)
                 rng = rng_stream(cfg.seed, 2, nouns.index(cat_name), key, k, VERBS.index(verb))
                 pts = _annotator_points(part_anchor_px(inst, pose, part), rows, cols, cfg.annotators, rng)
-                entries.append({"image": image, "verb": VERBS.index(verb), "points": pts, "shape": [h, w],
-                                "noun": nouns.index(cat_name), "part": part.name,
-                                "part_rows": rows, "part_cols": cols})
+                entries.append(
+                    {
+                        "image": image,
+                        "verb": VERBS.index(verb),
+                        "points": pts,
+                        "shape": [h, w],
+                        "noun": nouns.index(cat_name),
+                        "part": part.name,
+                        "part_rows": rows,
+                        "part_cols": cols,
+                    }
+                )
         return entries
 
     def clip_entries(prods: list[Product], cat_name: str, n: int, key: int) -> list[dict[str, Any]]:
@@ -131,11 +146,27 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
             start, dur = f"{t0[p]:.1f}", f"{nframes / FPS:.1f}"
             t0[p] += nframes / FPS
             clip = [ch, cat_name, image[2], start, dur]
-            record = ClipRecord(S, rng_stream(cfg.seed, 7, nouns.index(cat_name), key, j),
-                                dan_others(cat_name, key), cfg.dan_extra_object_prob) if cfg.dan_labels else None
+            record = (
+                ClipRecord(
+                    S,
+                    rng_stream(cfg.seed, 7, nouns.index(cat_name), key, j),
+                    dan_others(cat_name, key),
+                    cfg.dan_extra_object_prob,
+                )
+                if cfg.dan_labels
+                else None
+            )
             write_frames(clip, render_clip(inst, verb, nframes, S, rng, record))
-            entries.append({"clip": clip, "nframes": nframes, "verb": VERBS.index(verb),
-                            "noun": nouns.index(cat_name), "image": image, "part": cat.verbs[verb]})
+            entries.append(
+                {
+                    "clip": clip,
+                    "nframes": nframes,
+                    "verb": VERBS.index(verb),
+                    "noun": nouns.index(cat_name),
+                    "image": image,
+                    "part": cat.verbs[verb],
+                }
+            )
             if record is not None:
                 entries[-1].update(record.labels(verb, nouns.index(cat_name)))
         return entries
@@ -180,19 +211,34 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
     short = sorted(int(i) for i in rng_stream(cfg.seed, 5).permutation(len(clips))[:n_short])
     for i in short:
         e = clips[i]
-        (out / "frames" / Path(*e["clip"][:3]) / f"{e['clip'][3]}_{e['clip'][4]}.mp4" /
-         ("image-%08d.jpg" % e["nframes"])).unlink()
+        (
+            out
+            / "frames"
+            / Path(*e["clip"][:3])
+            / f"{e['clip'][3]}_{e['clip'][4]}.mp4"
+            / ("image-%08d.jpg" % e["nframes"])
+        ).unlink()
 
-    args = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()
-            if cfg.dan_labels or not k.startswith("dan_")}  # no new keys in a default world's json
-    annots.update({
-        "split": cfg.split, "seed": cfg.seed,
-        "categories": nouns, "train_categories": train_cats, "test_categories": test_cats,
-        "category_parts": {c: {"parts": [p.name for p in CATEGORY_BY_NAME[c].parts],
-                               "verbs": dict(CATEGORY_BY_NAME[c].verbs)} for c in nouns},
-        "short_clips": short,
-        "generator": {"name": GENERATOR_NAME, "version": GENERATOR_VERSION, "args": args},
-    })
+    args = {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in cfg.__dict__.items()
+        if cfg.dan_labels or not k.startswith("dan_")
+    }  # no new keys in a default world's json
+    annots.update(
+        {
+            "split": cfg.split,
+            "seed": cfg.seed,
+            "categories": nouns,
+            "train_categories": train_cats,
+            "test_categories": test_cats,
+            "category_parts": {
+                c: {"parts": [p.name for p in CATEGORY_BY_NAME[c].parts], "verbs": dict(CATEGORY_BY_NAME[c].verbs)}
+                for c in nouns
+            },
+            "short_clips": short,
+            "generator": {"name": GENERATOR_NAME, "version": GENERATOR_VERSION, "args": args},
+        }
+    )
     with open(out / "annotations.json", "w", encoding="utf-8") as f:
         json.dump(annots, f, indent=1)
         f.write("\n")
@@ -231,9 +277,11 @@ def _readme(cfg: WorldConfig, annots: dict[str, Any]) -> str:
         v = CATEGORY_BY_NAME[c].verbs
         lines.append(f"  {c:9s} " + ", ".join(f"{k} -> {v[k]}" for k in VERBS if k in v))
     if annots["short_clips"]:
-        lines += ["", f"{len(annots['short_clips'])} train clips miss their last frame on disk "
-                      "(nframes unchanged; reference issue #5 stand-in)."]
+        lines += [
+            "",
+            f"{len(annots['short_clips'])} train clips miss their last frame on disk "
+            "(nframes unchanged; reference issue #5 stand-in).",
+        ]
     if cfg.dan_labels:
         lines += readme_lines(annots)
     return "\n".join(lines) + "\n"
-
