@@ -28,6 +28,28 @@ class Roi(NamedTuple):
     def height(self) -> int:
         return self.y1 - self.y0
 
+    def intersects(self, other: Roi, gap: int = 0) -> bool:
+        """True when the two overlap, or come closer than ``gap`` pixels."""
+        return (
+            self.x0 < other.x1 + gap
+            and other.x0 < self.x1 + gap
+            and self.y0 < other.y1 + gap
+            and other.y0 < self.y1 + gap
+        )
+
+    def inside(self, width: int, height: int) -> bool:
+        return self.x0 >= 0 and self.y0 >= 0 and self.x1 <= width and self.y1 <= height
+
+    def distance_to(self, x: float, y: float) -> float:
+        """Distance from a point to the rectangle's nearest pixel centre region (0 inside)."""
+        dx = max(self.x0 - x, 0.0, x - self.x1)
+        dy = max(self.y0 - y, 0.0, y - self.y1)
+        return math.hypot(dx, dy)
+
+    def nearest_point(self, x: float, y: float) -> tuple[int, int]:
+        """The pixel of the rectangle nearest to (x, y), e.g. where a leader line meets it."""
+        return int(min(max(round(x), self.x0), self.x1 - 1)), int(min(max(round(y), self.y0), self.y1 - 1))
+
 
 def center_size_to_xyxy(cx: float, cy: float, w: float, h: float) -> Box:
     """vision_msgs BoundingBox2D (centre + size) to corner form."""
