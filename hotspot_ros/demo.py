@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hotspot_core.demo_model import demo_model_path
 
+from .run import node_command
 from .sample_source import DEFAULT_SAMPLES
 
 
@@ -73,21 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             procs.append(proc)
             return proc
 
-        node = start(
-            "node",
-            [
-                py,
-                "-m",
-                "hotspot_ros.run",
-                "--ros-args",
-                "-p",
-                f"model_path:={model}",
-                "-p",
-                "stats_period_sec:=1.0",
-                "-p",
-                "input_qos:=reliable",
-            ],
-        )
+        # The shipped YAML (input_qos auto matches the reliable sample source); stats every second so the
+        # recorder is ready (it waits for one) soon.
+        node = start("node", node_command({"model_path": model, "stats_period_sec": 1.0}, py))
         ready = out / "recorder.ready"
         ready.unlink(missing_ok=True)
         recorder = start(

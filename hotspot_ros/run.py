@@ -141,6 +141,16 @@ def _close(node, executor) -> None:
     rclpy.try_shutdown()
 
 
+def node_command(params: dict[str, object], python: str | None = None) -> list[str]:
+    """The command line that runs this node on the shipped YAML with ``params`` set on top (-p NAME:=VALUE),
+    for the demo and the benchmarks."""
+    cmd = [python or sys.executable, "-m", "hotspot_ros.run", "--ros-args"]
+    for name, value in params.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        cmd += ["-p", f"{name}:={text}"]
+    return cmd
+
+
 def main(argv: list[str] | None = None) -> int:
     return run_node(None, argv)
 

@@ -50,26 +50,11 @@ def main() -> None:
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     from hotspot_core.demo_model import demo_model_path
+    from hotspot_ros.run import node_command
 
     model = args.model or demo_model_path()
-    cmd = [
-        sys.executable,
-        "-m",
-        "hotspot_ros.run",
-        "--ros-args",
-        "-p",
-        f"model_path:={model}",
-        "-p",
-        f"device:={args.device}",
-        "-p",
-        "input_qos:=reliable",
-        "-p",
-        "stats_period_sec:=0.5",
-        "-p",
-        "max_objects:=64",
-        "-p",
-        f"reuse_results:={'true' if args.reuse else 'false'}",
-    ]
+    params = {"model_path": model, "device": args.device, "stats_period_sec": 0.5, "max_objects": 64}
+    cmd = node_command({**params, "reuse_results": args.reuse})
     node_proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     rclpy.init()
     client = Node("bench_client")

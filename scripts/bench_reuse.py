@@ -73,24 +73,10 @@ def run_once(args, scene: str, reuse: bool) -> Run:
     from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
     from hotspot_core.demo_model import demo_model_path
+    from hotspot_ros.run import node_command
 
     model = args.model or demo_model_path()
-    cmd = [
-        sys.executable,
-        "-m",
-        "hotspot_ros.run",
-        "--ros-args",
-        "-p",
-        f"model_path:={model}",
-        "-p",
-        f"device:={args.device}",
-        "-p",
-        "input_qos:=reliable",
-        "-p",
-        "stats_period_sec:=0.5",
-        "-p",
-        f"reuse_results:={'true' if reuse else 'false'}",
-    ]
+    cmd = node_command({"model_path": model, "device": args.device, "stats_period_sec": 0.5, "reuse_results": reuse})
     node_proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     client = Node("bench_reuse_client")
     qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
