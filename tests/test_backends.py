@@ -134,6 +134,26 @@ def test_onnxruntime_and_torch_serve_the_cam_map_form(model, images, cache_dir):
         create_backend("onnxruntime", cam, "cpu", options={"onnx_path": str(paper_onnx)})
 
 
+def test_onnxruntime_and_torch_serve_the_located_map_form(model, images, cache_dir):
+    """Our opt-in 'located' form (a part head on top of the paper's model) through torch and ONNX."""
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(1)
+    located = build_model({**model.config.to_dict(), "map_form": "located"})
+    located.load_state_dict(
+        {**model.state_dict(), **{k: v for k, v in located.state_dict().items() if "part_head" in k}}
+    )
+    located.eval()
+    with torch.no_grad():
+        autograd = located.hotspot_maps(located.features(images), method="autograd").numpy()
+        eq4 = model.hotspot_maps(model.features(images), method="autograd").numpy()
+    assert rel_err(autograd, eq4) > 1e-2
+    torch_maps = create_backend("torch", located, "cpu", options={"precision": "fp32"}).run(images).numpy()[2]
+    assert rel_err(torch_maps, autograd) < BOUNDS["fp32"]
+    backend = create_backend("onnxruntime", located, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
+    assert read_metadata(backend.onnx_path)["map_form"] == "located"
+    assert rel_err(backend.run(images).numpy()[2], autograd) < BOUNDS["fp32"]
+
+
 def test_reduced_precision_within_bounds(model, images, reference, cache_dir, tmp_path):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")

@@ -160,6 +160,7 @@ def test_clip_logits_use_last_real_frame(small_model):
         ("none", "avg", "eq4"),
         ("mse", "l2", "cam"),
         ("none", "avg", "cam"),
+        ("mse", "l2", "located"),
     ],
 )
 def test_analytic_maps_equal_autograd(ant_loss, pool, map_form):
@@ -214,6 +215,26 @@ def test_cam_map_form_is_the_channel_weighted_gradient_and_opt_in():
     assert (got - eq4).abs().max() > 1e-3 * eq4.abs().max()
     with pytest.raises(ConfigError, match="map_form must be one of"):
         build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "map_form": "gradcam++"})
+
+
+def test_located_map_form_weights_eq4_by_the_part_head_and_is_opt_in():
+    """map_form 'located' (ours): the Eq. 4 map of action a times softmax_a of the part head at each cell;
+    it adds the part head (and only that) to the state dict; the logits stay the paper model's."""
+    torch.manual_seed(0)
+    paper = build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64})
+    located = build_model({**paper.config.to_dict(), "map_form": "located"})
+    extra = set(located.state_dict()) - set(paper.state_dict())
+    assert extra == {"part_head.weight", "part_head.bias"} and paper.part_head is None
+    located.load_state_dict({**paper.state_dict(), **{k: located.state_dict()[k] for k in extra}})
+    paper.eval(), located.eval()
+    x = paper.features(torch.randn(2, 3, 64, 64))
+    with torch.no_grad():
+        eq4 = paper.hotspot_maps(x)
+        got = located.hotspot_maps(x)
+        where = torch.softmax(located.part_head(x), dim=1)
+        assert torch.equal(located.inactive_logits(x), paper.inactive_logits(x))
+    assert torch.allclose(got, eq4 * where, rtol=1e-5, atol=1e-6 * float(eq4.abs().max()))
+    assert (got[:, 0] / eq4[:, 0].clamp_min(1e-12) - got[:, 1] / eq4[:, 1].clamp_min(1e-12)).abs().max() > 1e-3
 
 
 def test_analytic_maps_for_chosen_and_per_sample_actions(small_model):

@@ -22,6 +22,7 @@ from hotspot_core.hotspots.checkpoint import load_model, read_metadata
 from hotspot_core.image.overlay import Style, action_colour
 from hotspot_core.image.overlay_grid import GridConfig, tile_layout
 from training import evaluate as evaluate_cli
+from training import locate as locate_cli
 from training import visualise as visualise_cli
 from training.config import TrainConfig, build_parser, config_from_args, default_milestones
 from training.data.config import DatasetConfig
@@ -572,6 +573,46 @@ def test_visualise_grid_has_one_panel_per_action(world, trained, tmp_path):
     # Each panel's header strip is in its action's colour, in model order.
     for a, t in enumerate(tiles):
         assert tuple(img[t.y0 - 2, t.x1 - 3]) == action_colour(a)
+
+
+def test_motion_weights_sit_where_the_frame_changes():
+    first = torch.zeros(1, 3, 64, 64)
+    later = first.clone()
+    later[:, :, 8:16, 40:48] = 1.0  # one 8x8 patch changes: cell (1, 5) of an 8x8 grid
+    w = locate_cli.motion_weights(torch.cat([first, later, first]), (8, 8), power=1.0)
+    assert w.shape == (2, 8, 8) and torch.allclose(w.sum((1, 2)), torch.ones(2))
+    assert w[0, 1, 5] == 1.0
+    assert torch.allclose(w[1], torch.full((8, 8), 1 / 64))  # no change anywhere: uniform, not NaN
+    assert torch.allclose(
+        locate_cli.motion_weights(torch.cat([first, later]), (8, 8), 0.0), torch.full((1, 8, 8), 1 / 64)
+    )
+
+
+def test_locate_adds_a_fitted_part_head_and_evaluate_scores_it(world, trained, tmp_path, capsys):
+    """training.locate (ours, not the paper's): a map_form 'located' copy of a trained model whose part
+    head is fitted on the clips (the same head for the same inputs); everything else, logits included, is the
+    source model's; evaluate scores it as ours_located and refuses it as the paper's 'ours'."""
+    outs = [tmp_path / f"located{i}.safetensors" for i in range(2)]
+    for out in outs:
+        argv = ["--checkpoint", str(trained["ours"]), "--data-root", str(world), "--out", str(out), "--epochs", "20"]
+        assert locate_cli.main(argv) == 0
+    again = [load_model(o).state_dict() for o in outs]  # (safetensors' header order may differ run to run)
+    assert again[0].keys() == again[1].keys() and all(torch.equal(again[0][k], again[1][k]) for k in again[0])
+    assert read_metadata(outs[0]) == read_metadata(outs[1])
+    paper, located = load_model(trained["ours"]), load_model(outs[0])
+    assert located.config.map_form == "located" and read_metadata(outs[0])[1]["located"]["temperature"] == 4.0
+    shared = paper.state_dict()
+    assert all(torch.equal(v, shared[k]) for k, v in located.state_dict().items() if not k.startswith("part_head"))
+    assert located.part_head.weight.abs().sum() > 0
+    js = tmp_path / "eval.json"
+    base = ["--data-name", "opra", "--data-root", str(world), "--device", "cpu", "--json", str(js)]
+    assert evaluate_cli.main([*base, "--method", f"ours_located={outs[0]}", "--method", f"ours={trained['ours']}"]) == 0
+    methods = json.loads(js.read_text())["methods"]
+    assert methods["ours_located"]["label"].startswith("OURS + LOCATED MAPS")
+    assert methods["ours_located"]["metrics"] != methods["ours"]["metrics"]
+    assert evaluate_cli.main([*base, "--method", f"ours={outs[0]}"]) == 2
+    assert "ours_located" in capsys.readouterr().err
+    assert locate_cli.main(["--checkpoint", str(outs[0]), "--data-root", str(world), "--out", str(tmp_path / "x")]) == 2
 
 
 def test_shipped_demo_checkpoint_loads_with_the_opra_verbs():

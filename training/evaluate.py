@@ -11,6 +11,8 @@ and ``hotspot_core.eval.metrics.evaluate`` does the 28x28 scoring. Methods:
 * ``ours``: our checkpoint (F_ant -> pool -> 1-step LSTM -> fc, Eq. 4 maps on the backbone features);
 * ``ours_cam``: the same checkpoint read out with ``map_form: cam`` (an extension of ours, not the paper's:
   Grad-CAM's channel weighting of the same gradient; ``hotspot_core.config.MAP_FORMS``);
+* ``ours_located``: a ``map_form: located`` checkpoint (an extension of ours, not the paper's: the Eq. 4
+  maps weighted by a part head fitted where the training clips move, ``training.locate``);
 * ``lstm_gradcam``: a checkpoint trained with ``ant_loss none``: the same maps through the classifier
   without F_ant (the reference's ``ic_classifier`` with ``ant_loss=None``);
 * ``direct_cls``: a DIRECT CLS checkpoint (``training.train --method direct_cls``);
@@ -60,7 +62,18 @@ from .distributed import resolve_device
 
 __all__ = ["METHODS", "ABLATION_ROWS", "method_maps", "evaluate_methods", "main"]
 
-METHODS = ("ours", "ours_cam", "lstm_gradcam", "direct_cls", "basic", "resolution", "center_bias", "mean_map", "oracle")
+METHODS = (
+    "ours",
+    "ours_cam",
+    "ours_located",
+    "lstm_gradcam",
+    "direct_cls",
+    "basic",
+    "resolution",
+    "center_bias",
+    "mean_map",
+    "oracle",
+)
 NO_CHECKPOINT = ("center_bias", "oracle")
 ABLATION_ROWS = {
     "basic": "OURS (BASIC)",
@@ -72,6 +85,7 @@ ABLATION_ROWS = {
 LABELS = {
     "ours": "OURS",
     "ours_cam": "OURS + CAM MAPS (ours, not the paper's)",
+    "ours_located": "OURS + LOCATED MAPS (ours, not the paper's)",
     "lstm_gradcam": "LSTM+GRAD-CAM",
     "direct_cls": "DIRECT CLS",
     "basic": "OURS (BASIC)",
@@ -84,6 +98,7 @@ LABELS = {
 VARIANTS = {
     "ours": (True, None, None),
     "ours_cam": (True, None, None),
+    "ours_located": (True, None, None),
     "lstm_gradcam": (False, "l2", None),
     "basic": (False, "avg", 32),
     "resolution": (False, "avg", 8),
@@ -169,10 +184,16 @@ def _load_hotspot_model(name: str, checkpoint: str | Path | None, device: torch.
     model = load_model(checkpoint, map_location=device)
     if name == "ours_cam":
         model.config = dataclasses.replace(model.config, map_form="cam")  # read-out only: same weights
+    elif name == "ours_located":
+        if model.config.map_form != "located":
+            raise ValueError(
+                f"{checkpoint}: method 'ours_located' needs a map_form located checkpoint (training.locate), "
+                f"got {model.config.map_form!r}"
+            )
     elif name != "mean_map" and model.config.map_form != "eq4":
         raise ValueError(
             f"{checkpoint}: method {name!r} is the paper's Eq. 4 read-out but the checkpoint has "
-            f"map_form {model.config.map_form!r} (score it as ours_cam)"
+            f"map_form {model.config.map_form!r} (score it as ours_cam or ours_located)"
         )
     if name != "mean_map":
         _check_variant(name, model.config, checkpoint)

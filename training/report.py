@@ -21,7 +21,18 @@ import numpy as np
 
 from hotspot_core.dan.localisation import BOX_THRESHOLD
 
-ORDER = ("center_bias", "mean_map", "basic", "resolution", "lstm_gradcam", "direct_cls", "ours", "ours_cam", "oracle")
+ORDER = (
+    "center_bias",
+    "mean_map",
+    "basic",
+    "resolution",
+    "lstm_gradcam",
+    "direct_cls",
+    "ours",
+    "ours_cam",
+    "ours_located",
+    "oracle",
+)
 METRICS = (("KLD", "↓"), ("SIM", "↑"), ("AUC-J", "↑"))
 CEILINGS = ("oracle",)
 # (column title, section, key) of the planner's table: peak-on-part, then own map minus the alternative.

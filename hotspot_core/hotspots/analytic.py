@@ -61,9 +61,10 @@ def gradient_to_map(grad: torch.Tensor, x: torch.Tensor, form: str = "eq4") -> t
     """Hotspot maps from gradients (...,C,h,w) and features x (broadcastable): sums out the channel axis.
 
     'eq4': sum_c ReLU(g * x) (paper Eq. 4); 'cam' (ours): ReLU(sum_c mean_hw(g)_c * x_c), Grad-CAM's channel
-    weighting. Both are positively homogeneous in g, which the reduced-precision seed scaling relies on.
+    weighting; 'located' (ours) starts from Eq. 4 (``HotspotModel.locate`` weights it afterwards). All are
+    positively homogeneous in g, which the reduced-precision seed scaling relies on.
     """
-    if form == "eq4":
+    if form in ("eq4", "located"):
         return F.relu(grad * x).sum(-3)
     if form == "cam":
         return F.relu((grad.mean((-2, -1), keepdim=True) * x).sum(-3))
@@ -186,7 +187,7 @@ def analytic_maps(model: nn.Module, p: _ForwardParts, idx: torch.Tensor) -> torc
         grad = F.conv2d(grad.reshape(n * k, c, h, w), p.head.w1_back, padding=1).view(n, k, c, h, w)
 
     maps = gradient_to_map(grad.float(), p.x.float()[:, None], model.config.map_form)
-    return maps * seed_scale[..., None]
+    return model.locate(maps * seed_scale[..., None], p.x, idx)
 
 
 def analytic_logits_and_maps(model: nn.Module, x: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

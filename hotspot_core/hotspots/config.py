@@ -22,9 +22,11 @@ ANT_LOSSES = ("mse", "triplet", "none")
 # (the reference's unused alternative; the supplement's "basic" and "+resolution" ablation rows).
 POOLS = ("l2", "avg")
 # How a hotspot map is formed from the gradient g_a = d y_a / d x of the backbone features x:
-# 'eq4' (the paper's Eq. 4, sum_c ReLU(g_a * x), the default) or 'cam' (ours, not the paper's: Grad-CAM's
-# channel weighting ReLU(sum_c mean_hw(g_a)_c * x_c) of the same gradient; issue 11, docs/training.md).
-MAP_FORMS = ("eq4", "cam")
+# 'eq4' (the paper's Eq. 4, sum_c ReLU(g_a * x), the default); 'cam' (ours, not the paper's: Grad-CAM's
+# channel weighting ReLU(sum_c mean_hw(g_a)_c * x_c) of the same gradient); 'located' (ours, not the
+# paper's: the Eq. 4 map times softmax over actions of a per-action 1x1 conv on x, fitted where the
+# training clips move, ``training.locate``). Issue 11, docs/training.md.
+MAP_FORMS = ("eq4", "cam", "located")
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,10 @@ class ModelConfig(ImageInputConfig):
         ``"packaged"``: the weights shipped inside the backbone's pip package. Checkpoints of a
         ``"packaged"`` model omit the frozen backbone tensors and load them from the package instead.
     pool: 'l2' (sqrt of the sum of squares, the reference) or 'avg' (spatial mean) before the LSTM.
-    map_form: 'eq4' (the paper's Eq. 4, default) or 'cam' (ours: the channel-weighted form, see MAP_FORMS).
-        It changes only how maps are read out of a trained model, not training. Left out of ``to_dict`` at
-        its default so the paper's checkpoints stay byte-identical.
+    map_form: 'eq4' (the paper's Eq. 4, default), 'cam' or 'located' (ours, see MAP_FORMS). 'eq4' and 'cam'
+        change only how maps are read out of a trained model; 'located' adds the model's ``part_head``
+        (fitted after training by ``training.locate``). Left out of ``to_dict`` at its default so the
+        paper's checkpoints stay byte-identical.
     """
 
     backbone: str

@@ -111,6 +111,9 @@ class HotspotModel(FrozenFeatureModel):
         nn.init.xavier_normal_(self.h0, gain=gain)
         nn.init.xavier_normal_(self.c0, gain=gain)
         self.fc = nn.Linear(c, self.config.num_actions)
+        # Ours, not the paper's (map_form 'located'): which action each place looks like, a 1x1 conv on the
+        # backbone features fitted where the training clips move (training.locate); it weights the Eq. 4 maps.
+        self.part_head = nn.Conv2d(c, self.config.num_actions, 1) if self.config.map_form == "located" else None
 
     # ----------------------------------------------------------------------------------------- pieces
     def anticipate(self, x: torch.Tensor) -> torch.Tensor:
@@ -205,6 +208,14 @@ class HotspotModel(FrozenFeatureModel):
             return self._loop_maps(x, idx)
         raise ValueError(f"unknown hotspot method {method!r}; choose from {HOTSPOT_METHODS}")
 
+    def locate(self, maps: torch.Tensor, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """'located' maps (N,K,h,w): the Eq. 4 maps times the softmax over actions of ``part_head(x)`` at each
+        cell, for action indices ``idx`` (N,K); other map forms are returned as they are."""
+        if self.part_head is None:
+            return maps
+        where = torch.softmax(self.part_head(x.to(self.part_head.weight.dtype)).float(), dim=1)  # (N,A,h,w)
+        return maps * where.gather(1, idx[:, :, None, None].expand(-1, -1, *where.shape[2:]))
+
     def _autograd_maps(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         n, k = idx.shape
         with torch.enable_grad(), self._eval_batchnorm():
@@ -216,7 +227,8 @@ class HotspotModel(FrozenFeatureModel):
             (grad,) = torch.autograd.grad(selected, xr)
         from .analytic import gradient_to_map
 
-        return gradient_to_map(grad, xr.detach(), self.config.map_form).view(n, k, *x.shape[2:])
+        maps = gradient_to_map(grad, xr.detach(), self.config.map_form).view(n, k, *x.shape[2:])
+        return self.locate(maps, x.detach(), idx)
 
     def _loop_maps(self, x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         from .analytic import gradient_to_map
@@ -229,7 +241,7 @@ class HotspotModel(FrozenFeatureModel):
                 one_hot = torch.zeros_like(logits).scatter_(1, idx[:, j : j + 1], 1.0)
                 (grad,) = torch.autograd.grad(logits, xg, grad_outputs=one_hot, retain_graph=True)
                 maps.append(gradient_to_map(grad, xg.detach(), self.config.map_form))
-        return torch.stack(maps, 1)
+        return self.locate(torch.stack(maps, 1), x.detach(), idx)
 
 
 def build_model(config: ModelConfig | Mapping[str, Any]) -> HotspotModel:
