@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hotspot_core.errors import ConfigError
-from hotspot_core.hotspots.checkpoint import load_model, save_checkpoint
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 from hotspot_core.hotspots.model import HotspotModel, build_model
 
 from .data import build_clip_dataset
@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(located, args.out, extra={"method": "hotspots", "located": dataclasses.asdict(cfg)})
+    _, extra = read_metadata(args.checkpoint)  # the source run's (method, epochs, seed, dataset) and ours
+    save_checkpoint(located, args.out, extra={**extra, "located": dataclasses.asdict(cfg)})
     print(f"wrote {args.out} ({len(ds.items)} clips, {cfg})")
     return 0
 
