@@ -5,7 +5,8 @@ For each checkpoint, on a world's test images, at the maps' own grid, the share 
 cells (a uniform 20 x 20 map has 0.36 in a 2-cell ring) of:
 
 - ``|x|``: the frozen trunk's features (per-cell L2 norm over channels);
-- ``|z|``: F_ant's output (per-cell L2 norm), what the pooled classifier reads;
+- ``|z|``: F_ant's output (per-cell L2 norm), what the pooled classifier reads; and the same with F_ant
+  applied to x mirrored by one cell at its edges (cropped back): F_ant without its own zero padding;
 - ``|g|``: the gradient of the GT action's logit w.r.t. x, summed over channels (Eq. 4's spatial pattern);
 - the Eq. 4 map of the GT action, with its mean correlation with the GT heatmap and AUC-J.
 
@@ -81,9 +82,12 @@ def probe(
             (grad,) = torch.autograd.grad(logits.gather(1, verbs[:, None]).sum(), xg)
         with torch.no_grad():
             maps = model.hotspot_maps(x, verbs[:, None])[:, 0]
+        with torch.no_grad():  # F_ant without its own zero padding: on x mirrored by one cell, cropped back
+            z_mirror = model.anticipate(F.pad(x, (1, 1, 1, 1), mode="reflect"))[..., 1:-1, 1:-1]
         cells = {
             "|x|": x.norm(dim=1)[crop],
             "|z|": z.detach().norm(dim=1)[crop],
+            "|z| mirrored x": z_mirror.norm(dim=1)[crop],
             "|g|": grad.abs().sum(1)[crop],
             "map": maps[crop].clamp_min(0),
         }
@@ -109,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = ds.keys()
     gts = [ds.heatmap(i).numpy() for i in range(len(ds))]
     print(f"outer-ring share ({args.ring} cells) of each quantity at the map grid; {len(ds)} test pairs")
-    print("| model | input | \\|x\\| | \\|z\\| | \\|g\\| | map | corr. with GT | AUC-J | KLD |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| model | input | \\|x\\| | \\|z\\| | \\|z\\|, F_ant on mirrored x | \\|g\\| | map | corr. with GT | AUC-J | KLD |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for spec in args.methods:
         name, _, ckpt = spec.partition("=")
         for row in probe(
