@@ -34,25 +34,18 @@ from training.data.clips import load_rgb  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.transforms import EvalTransform  # noqa: E402
 from training.evaluate import _image_id, build_test_images, part_items  # noqa: E402
+from training.locate import motion_weights  # noqa: E402
 
 
-def clip_features(model, tf, frames: list[str], last: int, first: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(T,C,h,w) features and (T,h,w) motion |f_t - f_0| at the feature grid, for each of the last ``last``
-    frames f_t; the features are f_t's, or with ``first`` the first frame's (the object before the hand
-    reaches it, as a catalogue image shows it) at the places where f_t will differ."""
-    imgs = torch.stack([tf(load_rgb(p)) for p in [frames[0], *frames[-last:]]])
+def clip_features(model, tf, frames: list[str], last: int, first: bool, power: float) -> torch.Tensor:
+    """(T,C): features pooled with the motion weights (``training.locate.motion_weights``) of each of the last
+    ``last`` frames f_t; the features are f_t's, or with ``first`` the first frame's (the object before the
+    hand reaches it, as a catalogue image shows it). Power 0: a plain spatial average."""
+    images = torch.stack([tf(load_rgb(p)) for p in [frames[0], *frames[-last:]]])
     with torch.no_grad():
-        x = model.features(imgs[:1] if first else imgs[1:])
-    diff = (imgs[1:] - imgs[:1]).abs().mean(1, keepdim=True)
-    motion = F.adaptive_avg_pool2d(diff, x.shape[-2:])[:, 0]
-    return x.expand(len(diff), -1, -1, -1), motion
-
-
-def local_pool(x: torch.Tensor, motion: torch.Tensor, power: float) -> torch.Tensor:
-    """(T,C) features averaged over the cells with weights motion**power (power 0: global average)."""
-    w = motion.clamp_min(0) ** power if power > 0 else torch.ones_like(motion)
-    w = w / w.flatten(1).sum(1).clamp_min(1e-12)[:, None, None]
-    return (x * w[:, None]).sum((2, 3))
+        x = model.features(images[:1] if first else images[1:])
+    w = motion_weights(images, tuple(x.shape[-2:]), power)
+    return torch.einsum("tchw,thw->tc", x.expand(len(w), -1, -1, -1), w)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,13 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = model.config
     tf = EvalTransform(cfg.input_size, cfg.mean, cfg.std)
     clips = OPRAClips.from_config(DatasetConfig(name="opra", root=args.data_root), split="train", train=False)
-    feats, motions, verbs = [], [], []
-    for item in clips.items:
-        x, m = clip_features(model, tf, item.frames, args.frames, args.features_from == "first")
-        feats.append(x)
-        motions.append(m)
-        verbs += [item.verb] * x.shape[0]
-    x_all, m_all, y = torch.cat(feats), torch.cat(motions), torch.tensor(verbs)
+    items_train = [(it.frames, it.verb) for it in clips.items]
+    y = torch.tensor([v for frames, v in items_train for _ in range(min(args.frames, len(frames)))])
     test = build_test_images(DatasetConfig(name="opra", root=args.data_root), split="test")
     items = part_items(test)
     test_feats = {}
@@ -93,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         eq4 = {k: model.hotspot_maps(f[None])[0].clamp_min(0).numpy() for k, f in test_feats.items()}
     print(format_part_metrics(part_metrics(eq4, items)).replace("peak", "(model's Eq. 4) peak"))
     print(f"{len(clips.items)} training clips, {len(y)} frames ({args.frames} per clip), {len(items)} test pairs")
+    first = args.features_from == "first"
     for power in args.power:
-        pooled = local_pool(x_all, m_all, power)
+        pooled = torch.cat([clip_features(model, tf, f, args.frames, first, power) for f, _ in items_train])
         torch.manual_seed(0)
         head = torch.nn.Linear(pooled.shape[1], cfg.num_actions)
         opt = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=5e-4)

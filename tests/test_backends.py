@@ -112,46 +112,29 @@ def test_onnxruntime_serves_the_average_pool_stride_32_variant(images, cache_dir
         create_backend("onnxruntime", l2, "cpu", options={"onnx_path": str(backend.onnx_path)})
 
 
-def test_onnxruntime_and_torch_serve_the_cam_map_form(model, images, cache_dir):
-    """Our opt-in map form (ModelConfig.map_form 'cam') through the torch backend and ONNX/onnxruntime:
-    both equal autograd, differ from the paper's Eq. 4 maps, and an Eq. 4 export is refused for it."""
+@pytest.mark.parametrize("form", ["cam", "located"])
+def test_onnxruntime_and_torch_serve_our_map_forms(model, images, cache_dir, form):
+    """Our opt-in map forms (ModelConfig.map_form 'cam', and 'located' with its part head) through the torch
+    backend and ONNX/onnxruntime: both equal autograd, differ from the paper's Eq. 4 maps, and an Eq. 4
+    export is refused for them."""
     pytest.importorskip("onnxruntime")
-    cam = build_model({**model.config.to_dict(), "map_form": "cam"})
-    cam.load_state_dict(model.state_dict())
-    cam.eval()
+    torch.manual_seed(1)
+    ours = build_model({**model.config.to_dict(), "map_form": form})
+    ours.load_state_dict({**ours.state_dict(), **model.state_dict()})  # the paper's weights (+ a random part head)
+    ours.eval()
     with torch.no_grad():
-        autograd = cam.hotspot_maps(cam.features(images), method="autograd").numpy()
+        autograd = ours.hotspot_maps(ours.features(images), method="autograd").numpy()
         eq4 = model.hotspot_maps(model.features(images), method="autograd").numpy()
     assert rel_err(autograd, eq4) > 1e-2
-    torch_maps = create_backend("torch", cam, "cpu", options={"precision": "fp32"}).run(images).numpy()[2]
+    torch_maps = create_backend("torch", ours, "cpu", options={"precision": "fp32"}).run(images).numpy()[2]
     assert rel_err(torch_maps, autograd) < BOUNDS["fp32"]
-    backend = create_backend("onnxruntime", cam, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
-    assert read_metadata(backend.onnx_path)["map_form"] == "cam"
+    backend = create_backend("onnxruntime", ours, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
+    assert read_metadata(backend.onnx_path)["map_form"] == form
     assert rel_err(backend.run(images).numpy()[2], autograd) < BOUNDS["fp32"]
     paper_onnx = create_backend("onnxruntime", model, "cpu", options={"cache_dir": str(cache_dir)}).onnx_path
     assert paper_onnx != backend.onnx_path
-    with pytest.raises(BackendError, match="map_form eq4 vs model cam"):
-        create_backend("onnxruntime", cam, "cpu", options={"onnx_path": str(paper_onnx)})
-
-
-def test_onnxruntime_and_torch_serve_the_located_map_form(model, images, cache_dir):
-    """Our opt-in 'located' form (a part head on top of the paper's model) through torch and ONNX."""
-    pytest.importorskip("onnxruntime")
-    torch.manual_seed(1)
-    located = build_model({**model.config.to_dict(), "map_form": "located"})
-    located.load_state_dict(
-        {**model.state_dict(), **{k: v for k, v in located.state_dict().items() if "part_head" in k}}
-    )
-    located.eval()
-    with torch.no_grad():
-        autograd = located.hotspot_maps(located.features(images), method="autograd").numpy()
-        eq4 = model.hotspot_maps(model.features(images), method="autograd").numpy()
-    assert rel_err(autograd, eq4) > 1e-2
-    torch_maps = create_backend("torch", located, "cpu", options={"precision": "fp32"}).run(images).numpy()[2]
-    assert rel_err(torch_maps, autograd) < BOUNDS["fp32"]
-    backend = create_backend("onnxruntime", located, "cpu", options={"precision": "fp32", "cache_dir": str(cache_dir)})
-    assert read_metadata(backend.onnx_path)["map_form"] == "located"
-    assert rel_err(backend.run(images).numpy()[2], autograd) < BOUNDS["fp32"]
+    with pytest.raises(BackendError, match=f"map_form eq4 vs model {form}"):
+        create_backend("onnxruntime", ours, "cpu", options={"onnx_path": str(paper_onnx)})
 
 
 def test_reduced_precision_within_bounds(model, images, reference, cache_dir, tmp_path):
