@@ -22,8 +22,7 @@ _stop_requested = False
 def _on_signal(signum: int, frame: object) -> None:
     global _stop_requested
     _stop_requested = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # later signals must not interrupt the clean-up
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    ignore()  # later signals must not interrupt the clean-up
     raise KeyboardInterrupt
 
 

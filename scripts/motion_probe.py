@@ -34,18 +34,7 @@ from training.data.clips import load_rgb  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.transforms import EvalTransform  # noqa: E402
 from training.evaluate import _image_id, build_test_images, part_items  # noqa: E402
-from training.locate import motion_weights  # noqa: E402
-
-
-def clip_features(model, tf, frames: list[str], last: int, first: bool, power: float) -> torch.Tensor:
-    """(T,C): features pooled with the motion weights (``training.locate.motion_weights``) of each of the last
-    ``last`` frames f_t; the features are f_t's, or with ``first`` the first frame's (the object before the
-    hand reaches it, as a catalogue image shows it). Power 0: a plain spatial average."""
-    images = torch.stack([tf(load_rgb(p)) for p in [frames[0], *frames[-last:]]])
-    with torch.no_grad():
-        x = model.features(images[:1] if first else images[1:])
-    w = motion_weights(images, tuple(x.shape[-2:]), power)
-    return torch.einsum("tchw,thw->tc", x.expand(len(w), -1, -1, -1), w)
+from training.locate import LocateConfig, clip_features_and_motion, fit_part_head, pool_features  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,25 +70,20 @@ def main(argv: list[str] | None = None) -> int:
         eq4 = {k: model.hotspot_maps(f[None])[0].clamp_min(0).numpy() for k, f in test_feats.items()}
     print(format_part_metrics(part_metrics(eq4, items)).replace("peak", "(model's Eq. 4) peak"))
     print(f"{len(clips.items)} training clips, {len(y)} frames ({args.frames} per clip), {len(items)} test pairs")
-    first = args.features_from == "first"
+    # features and motion once per clip; each power only re-weights them
+    inputs = [
+        clip_features_and_motion(model, tf, f, args.frames, args.features_from == "first") for f, _ in items_train
+    ]
     for power in args.power:
-        pooled = torch.cat([clip_features(model, tf, f, args.frames, first, power) for f, _ in items_train])
-        torch.manual_seed(0)
-        head = torch.nn.Linear(pooled.shape[1], cfg.num_actions)
-        opt = torch.optim.Adam(head.parameters(), lr=1e-3, weight_decay=5e-4)
-        for _ in range(args.epochs):
-            perm = torch.randperm(len(y))
-            for s in range(0, len(perm), 64):
-                idx = perm[s : s + 64]
-                loss = F.cross_entropy(head(pooled[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        pooled = torch.cat([pool_features(x, motion, power) for x, motion in inputs])
+        fit = LocateConfig(frames=args.frames, power=power, temperature=1.0, epochs=args.epochs)
+        head = fit_part_head(pooled, y, cfg.num_actions, fit)  # the same fit as training.locate
         with torch.no_grad():
-            w, b = head.weight[:, :, None, None], head.bias
-            maps = {k: F.conv2d(f[None], w, b)[0].numpy() for k, f in test_feats.items()}
+            loss = F.cross_entropy(head(pooled[:, :, None, None])[:, :, 0, 0], y)
+        with torch.no_grad():
+            maps = {k: head(f[None])[0].numpy() for k, f in test_feats.items()}
         what = "global average (the MIL baseline)" if power == 0 else f"motion-weighted, power {power:g}"
-        print(f"== {what}: final batch loss {loss.item():.3f}")
+        print(f"== {what}: training loss {loss.item():.3f}")
         print(format_part_metrics(part_metrics(maps, items)), flush=True)
         # Where (the model's Eq. 4 maps, action-agnostic in practice) times which action at each place
         # (softmax over actions of the read-out at that cell).

@@ -342,22 +342,17 @@ def trained(world, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
+def evaluate_argv(world: Path, js: Path, *methods: str) -> list[str]:
+    """``training.evaluate`` arguments scoring ``methods`` (NAME or NAME=CHECKPOINT) on ``world``'s test images."""
+    argv = ["--data-name", "opra", "--data-root", str(world), "--json", str(js), "--device", "cpu"]
+    for m in methods:
+        argv += ["--method", m]
+    return argv
+
+
 def test_evaluate_scores_every_method(world, trained, tmp_path, capsys):
     js = tmp_path / "eval.json"
-    argv = [
-        "--data-name",
-        "opra",
-        "--data-root",
-        str(world),
-        "--json",
-        str(js),
-        "--device",
-        "cpu",
-        "--method",
-        "center_bias",
-    ]
-    for name, path in trained.items():
-        argv += ["--method", f"{name}={path}"]
+    argv = evaluate_argv(world, js, "center_bias", *(f"{name}={path}" for name, path in trained.items()))
     assert evaluate_cli.main(argv) == 0
     printed = capsys.readouterr().out
     data = json.loads(js.read_text())
@@ -404,28 +399,16 @@ def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_pat
     (and center bias) has zero specificity by construction, and the all-action maps agree with the
     per-verb maps the reference metrics score."""
     js = tmp_path / "parts.json"
-    argv = [
-        "--data-name",
-        "opra",
-        "--data-root",
-        str(world),
-        "--json",
-        str(js),
-        "--device",
-        "cpu",
-        "--method",
+    argv = evaluate_argv(
+        world,
+        js,
         "center_bias",
-        "--method",
         "oracle",
-        "--method",
         f"mean_map={trained['ours']}",
-        "--method",
         f"ours={trained['ours']}",
-        "--method",
         f"lstm_gradcam={trained['lstm_gradcam']}",
-        "--method",
         f"ours_cam={trained['ours']}",
-    ]
+    )
     assert evaluate_cli.main(argv) == 0
     printed = capsys.readouterr().out
     data = json.loads(js.read_text())
@@ -482,21 +465,7 @@ def test_part_metrics_without_part_boxes_use_the_gt_region(world, tmp_path):
             e.pop(k)
     (root / "annotations.json").write_text(json.dumps(annots))
     js = tmp_path / "gt.json"
-    argv = [
-        "--data-name",
-        "opra",
-        "--data-root",
-        str(root),
-        "--json",
-        str(js),
-        "--device",
-        "cpu",
-        "--method",
-        "center_bias",
-        "--method",
-        "oracle",
-    ]
-    assert evaluate_cli.main(argv) == 0
+    assert evaluate_cli.main(evaluate_argv(root, js, "center_bias", "oracle")) == 0
     data = json.loads(js.read_text())
     n = data["items"]
     with_points = sum(bool(e["points"]) for e in annots["test_images"])
@@ -605,12 +574,11 @@ def test_locate_adds_a_fitted_part_head_and_evaluate_scores_it(world, trained, t
     assert all(torch.equal(v, shared[k]) for k, v in located.state_dict().items() if not k.startswith("part_head"))
     assert located.part_head.weight.abs().sum() > 0
     js = tmp_path / "eval.json"
-    base = ["--data-name", "opra", "--data-root", str(world), "--device", "cpu", "--json", str(js)]
-    assert evaluate_cli.main([*base, "--method", f"ours_located={outs[0]}", "--method", f"ours={trained['ours']}"]) == 0
+    assert evaluate_cli.main(evaluate_argv(world, js, f"ours_located={outs[0]}", f"ours={trained['ours']}")) == 0
     methods = json.loads(js.read_text())["methods"]
     assert methods["ours_located"]["label"].startswith("OURS + LOCATED MAPS")
     assert methods["ours_located"]["metrics"] != methods["ours"]["metrics"]
-    assert evaluate_cli.main([*base, "--method", f"ours={outs[0]}"]) == 2
+    assert evaluate_cli.main(evaluate_argv(world, js, f"ours={outs[0]}")) == 2
     assert "ours_located" in capsys.readouterr().err
     assert locate_cli.main(["--checkpoint", str(outs[0]), "--data-root", str(world), "--out", str(tmp_path / "x")]) == 2
 

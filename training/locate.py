@@ -65,25 +65,44 @@ class LocateConfig:
             raise ConfigError("power and weight_decay must be >= 0, lr and temperature > 0")
 
 
-def motion_weights(images: torch.Tensor, grid: tuple[int, int], power: float) -> torch.Tensor:
-    """(T,h,w) weights, each summing to 1, of where frames ``images[1:]`` differ from ``images[0]`` (all
-    normalised (T+1,3,S,S)), at the feature grid; power 0 gives uniform weights."""
+def frame_motion(images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(T,h,w): how much each of the frames ``images[1:]`` differs from ``images[0]`` (all normalised,
+    (T+1,3,S,S)), area-averaged to the feature grid."""
     diff = (images[1:] - images[:1]).abs().mean(1, keepdim=True)
-    motion = F.adaptive_avg_pool2d(diff, grid)[:, 0]
+    return F.adaptive_avg_pool2d(diff, grid)[:, 0]
+
+
+def weights_from_motion(motion: torch.Tensor, power: float) -> torch.Tensor:
+    """(T,h,w) weights, each summing to 1, from ``frame_motion``: motion**power (power 0: uniform)."""
     w = motion.clamp_min(0) ** power if power > 0 else torch.ones_like(motion)
     total = w.flatten(1).sum(1)[:, None, None]
     # a frame that does not differ at all (a still clip) says nothing about where: uniform weights
     return torch.where(total > 0, w / total.clamp_min(1e-12), torch.full_like(w, 1.0 / w[0].numel()))
 
 
-def located_features(model: HotspotModel, frames: Sequence[str], cfg: LocateConfig) -> torch.Tensor:
-    """(T,C): the first frame's features averaged with the motion weights of each of the last frames."""
-    tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
-    images = torch.stack([tf(load_rgb(p)) for p in [frames[0], *frames[-cfg.frames :]]])
+def motion_weights(images: torch.Tensor, grid: tuple[int, int], power: float) -> torch.Tensor:
+    """(T,h,w) weights of where frames ``images[1:]`` differ from ``images[0]``, at the feature grid."""
+    return weights_from_motion(frame_motion(images, grid), power)
+
+
+def clip_features_and_motion(
+    model: HotspotModel, tf: EvalTransform, frames: Sequence[str], last: int, from_first: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For the last ``last`` frames f_t of a clip: the frozen features to pool, (1,C,h,w) of the first
+    frame (``from_first``: the object at rest, as a catalogue image shows it) or (T,C,h,w) of the f_t
+    themselves, and ``frame_motion`` (T,h,w) of the f_t against the first frame."""
+    images = torch.stack([tf(load_rgb(p)) for p in [frames[0], *frames[-last:]]])
     with torch.no_grad():
-        x = model.features(images[:1])[0]  # (C,h,w)
-    w = motion_weights(images, tuple(x.shape[-2:]), cfg.power)  # (T,h,w)
-    return torch.einsum("chw,thw->tc", x, w)
+        x = model.features(images[:1] if from_first else images[1:])
+    return x, frame_motion(images, tuple(x.shape[-2:]))
+
+
+def pool_features(x: torch.Tensor, motion: torch.Tensor, power: float) -> torch.Tensor:
+    """(T,C): features ``x`` ((1 or T),C,h,w) averaged with ``weights_from_motion(motion, power)``."""
+    w = weights_from_motion(motion, power)
+    if len(x) == 1:  # one set of features for every weighting (the first frame's)
+        return torch.einsum("chw,thw->tc", x[0], w)
+    return torch.einsum("tchw,thw->tc", x, w)
 
 
 def fit_part_head(features: torch.Tensor, verbs: torch.Tensor, num_actions: int, cfg: LocateConfig) -> nn.Conv2d:
@@ -114,9 +133,10 @@ def locate_model(model: HotspotModel, clips: Sequence[tuple[Sequence[str], int]]
     """A ``map_form: located`` copy of ``model`` whose part head is fitted on ``clips`` (frame paths, verb)."""
     if model.config.map_form != "eq4":
         raise ConfigError(f"locate starts from an Eq. 4 model, got map_form {model.config.map_form!r}")
+    tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
     feats, verbs = [], []
     for frames, verb in clips:
-        f = located_features(model, frames, cfg)
+        f = pool_features(*clip_features_and_motion(model, tf, frames, cfg.frames), cfg.power)
         feats.append(f)
         verbs += [verb] * len(f)
     head = fit_part_head(torch.cat(feats), torch.tensor(verbs), model.config.num_actions, cfg)
