@@ -563,7 +563,7 @@ def test_locate_adds_a_fitted_part_head_and_evaluate_scores_it(world, trained, t
     source model's; evaluate scores it as ours_located and refuses it as the paper's 'ours'."""
     outs = [tmp_path / f"located{i}.safetensors" for i in range(2)]
     for out in outs:
-        argv = ["--checkpoint", str(trained["ours"]), "--data-root", str(world), "--out", str(out), "--epochs", "20"]
+        argv = ["--checkpoint", str(trained["ours"]), "--data-root", str(world), "--out", str(out)]
         assert locate_cli.main(argv) == 0
     again = [load_model(o).state_dict() for o in outs]  # (safetensors' header order may differ run to run)
     assert again[0].keys() == again[1].keys() and all(torch.equal(again[0][k], again[1][k]) for k in again[0])
