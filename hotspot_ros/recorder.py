@@ -177,9 +177,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(READY_LINE, flush=True)  # demo.launch.py starts the camera on this line
                 ready = True
             if args.expect and node.hotspots >= args.expect:
-                # one more stats period so the summary includes the last frames' latencies
-                settle = time.monotonic() + 1.5
-                while time.monotonic() < settle:
+                # The summary's node counters and latencies must include the last frames: wait for a stats
+                # message that counts every frame recorded (the node publishes them every stats_period_sec,
+                # 5 s as shipped), for at most --idle seconds.
+                settle = time.monotonic() + args.idle
+                while time.monotonic() < settle and (
+                    node.last_stats is None or node.last_stats.frames_processed < node.hotspots
+                ):
                     rclpy.spin_once(node, timeout_sec=0.1)
                 break
             if node.last_message is not None and time.monotonic() - node.last_message > args.idle:
