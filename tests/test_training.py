@@ -569,10 +569,17 @@ def test_locate_adds_a_fitted_part_head_and_evaluate_scores_it(world, trained, t
     assert again[0].keys() == again[1].keys() and all(torch.equal(again[0][k], again[1][k]) for k in again[0])
     assert read_metadata(outs[0]) == read_metadata(outs[1])
     paper, located = load_model(trained["ours"]), load_model(outs[0])
-    assert located.config.map_form == "located" and read_metadata(outs[0])[1]["located"]["temperature"] == 4.0
+    stored = read_metadata(outs[0])[1]["located"]
+    assert located.config.map_form == "located" and stored["method"] == "contact" and stored["temperature"] == 4.0
     shared = paper.state_dict()
     assert all(torch.equal(v, shared[k]) for k, v in located.state_dict().items() if not k.startswith("part_head"))
     assert located.part_head.weight.abs().sum() > 0
+    # the first fix ('motion') fits another head on the same clips
+    motion = tmp_path / "motion.safetensors"
+    argv = ["--checkpoint", str(trained["ours"]), "--data-root", str(world), "--out", str(motion)]
+    assert locate_cli.main([*argv, "--method", "motion"]) == 0
+    assert read_metadata(motion)[1]["located"]["method"] == "motion"
+    assert not torch.equal(load_model(motion).part_head.weight, located.part_head.weight)
     js = tmp_path / "eval.json"
     assert evaluate_cli.main(evaluate_argv(world, js, f"ours_located={outs[0]}", f"ours={trained['ours']}")) == 0
     methods = json.loads(js.read_text())["methods"]
@@ -597,3 +604,15 @@ def test_shipped_demo_checkpoint_loads_with_the_opra_verbs():
     x = model.features(torch.rand(1, 3, model.config.input_size, model.config.input_size))
     maps = model.hotspot_maps(x)
     assert maps.shape[:2] == (1, 7) and torch.isfinite(maps).all()
+
+
+def test_locate_contact_needs_product_images_and_says_so_on_epic(trained, tmp_path, capsys):
+    """EPIC clips have no product image per clip: the 'contact' fit refuses them with a clear error (exit 2)
+    and points at 'motion', which fits on the clips alone."""
+    from fixtures_epic import make_epic_fixture
+
+    make_epic_fixture(tmp_path / "epic")
+    argv = ["--checkpoint", str(trained["ours"]), "--data-name", "epic", "--data-root", str(tmp_path / "epic")]
+    assert locate_cli.main([*argv, "--out", str(tmp_path / "c.safetensors")]) == 2
+    assert "needs each clip's product image" in capsys.readouterr().err
+    assert locate_cli.main([*argv, "--out", str(tmp_path / "m.safetensors"), "--method", "motion"]) == 0

@@ -5,16 +5,26 @@
 
 Why: the paper's weak label (the clip's verb) cannot tie an action to a part of the inactive image, which
 is the same for every verb of a product (docs/training.md, "Why: the candidates, measured"). The clips
-can: the place where a clip's frames change is where its action happens. Same weak supervision as the
-paper (frames and verbs; no part boxes, points or hand detector): for each training clip, the frozen
-features of its *first* frame (the object at rest, before the hand reaches it, as a catalogue image shows
-it) are averaged with weights where each of its last ``frames`` frames differs from the first
-(|f_t - f_0|, area-averaged to the feature grid, to the power ``power``). One linear layer per action
-(a 1x1 conv, C -> A) learns from these local features which action each place serves; the model's maps
-become its Eq. 4 maps times the softmax over actions of that layer (divided by ``temperature``) at each
-cell (``HotspotModel.locate``).
-The rest of the model (backbone, F_ant, LSTM, classifier) is copied unchanged, so its logits are the
-source model's.
+can: where the hand meets the object is where the clip's action happens. Same weak supervision as the
+paper (frames, verbs and each clip's product image; no part boxes, points or hand detector). The model's
+maps become its Eq. 4 maps times the softmax over actions of a 1x1 conv ``part_head`` (C -> A) at each
+cell, its logits divided by ``temperature`` (folded into the saved weights; ``HotspotModel.locate``). The
+rest of the model (backbone, F_ant, LSTM, classifier) is copied unchanged, so its logits are the source's.
+
+Two ways to fit the part head (``method``):
+
+* ``contact`` (default): for each training clip, ``training.contact.contact_cue`` (where the hand is when it
+  arrives), times the source model's action-agnostic Eq. 4 map of the clip's first frame (the object), is
+  carried over to the clip's *product image* by feature correspondence (each first-frame cell's weight spread
+  over the product image's cells by a softmax of the cosine similarity of their frozen features, divided by
+  ``match_temperature``); per (product image, verb) the carried maps are averaged and scaled to a maximum of
+  1. These soft targets train one logistic map per action on the product images' features (the channel of
+  the target's verb only; positive cells weighted by the negative/positive ratio), like a part probe
+  trained with pseudo-boxes. Fitting on product images, not on clip frames, is what makes it carry to new
+  product photos (docs/training.md, "The fix, second step").
+* ``motion`` (the first fix): the first frame's features averaged with weights where each of its last
+  ``frames`` frames differs from it (|f_t - f_0|, area-averaged to the feature grid, to the power
+  ``power``), and one linear classifier of the verb on them (Adam, ``epochs``, ``lr``, ``batch_size``).
 """
 
 from __future__ import annotations
@@ -22,10 +32,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,35 +45,69 @@ from hotspot_core.errors import ConfigError
 from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 from hotspot_core.hotspots.model import HotspotModel, build_model
 
+from .contact import ContactConfig, contact_cue
 from .data import build_clip_dataset
 from .data.clips import load_rgb
 from .data.config import DatasetConfig
 from .data.transforms import EvalTransform
 
+METHODS = ("contact", "motion")
+
 
 @dataclass(frozen=True)
 class LocateConfig:
-    """frames: the last frames of each clip, where its action happens; power: sharpness of the motion
-    weights (0: a plain spatial average, no location); temperature: the fitted layer's logits are divided
-    by it (folded into the saved weights) so that the weighting keeps the Eq. 4 map's spread (1: as
-    fitted; 4 chosen on the seen split's test images among 1, 2, 4 and 10 (docs/training.md), the novel
-    split then measured with it unchanged); epochs, lr, weight_decay, batch_size, seed: the fit of the
-    linear layer (Adam, cross-entropy on the clip's verb)."""
+    """method: 'contact' or 'motion' (module docstring). temperature: the fitted layer's logits are divided
+    by it (folded into the saved weights) so that the weighting keeps the Eq. 4 map's spread; 4, chosen for
+    each method on the seen split's test images among 1, 2, 4 and 10 (docs/training.md), the novel split then
+    measured with it unchanged. seed: every random draw of the fit.
 
+    contact: cue_size, change_threshold, opening, border_band, arm_tolerance, reach: ``training.contact.ContactConfig``;
+    match_temperature: the softmax temperature of the feature correspondence (cosine similarity);
+    steps, step_lr: full-batch Adam steps of the logistic maps.
+    motion: frames: the last frames of each clip, where its action happens; power: sharpness of the motion
+    weights (0: a plain spatial average, no location); epochs, lr, weight_decay, batch_size: the fit of the
+    linear classifier (Adam, cross-entropy on the clip's verb)."""
+
+    method: str = "contact"
+    temperature: float = 4.0
+    seed: int = 0
+    cue_size: int = 128
+    change_threshold: float = 20.0
+    opening: int = 9
+    border_band: int = 3
+    arm_tolerance: float = 40.0
+    reach: float = 0.9
+    match_temperature: float = 0.05
+    steps: int = 300
+    step_lr: float = 1e-2
     frames: int = 3
     power: float = 1.0
-    temperature: float = 4.0
     epochs: int = 100
     lr: float = 1e-3
     weight_decay: float = 5e-4
     batch_size: int = 64
-    seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.frames < 1 or self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("frames, epochs and batch_size must be >= 1")
-        if self.power < 0 or self.lr <= 0 or self.weight_decay < 0 or self.temperature <= 0:
-            raise ConfigError("power and weight_decay must be >= 0, lr and temperature > 0")
+        if self.method not in METHODS:
+            raise ConfigError(f"locate method {self.method!r} is not one of {METHODS}")
+        if self.frames < 1 or self.epochs < 1 or self.batch_size < 1 or self.steps < 1:
+            raise ConfigError("frames, epochs, batch_size and steps must be >= 1")
+        if self.power < 0 or self.weight_decay < 0:
+            raise ConfigError("power and weight_decay must be >= 0")
+        if min(self.lr, self.step_lr, self.temperature, self.match_temperature) <= 0:
+            raise ConfigError("lr, step_lr, temperature and match_temperature must be > 0")
+        self.contact  # noqa: B018 -- builds the ContactConfig, which validates the contact fields
+
+    @property
+    def contact(self) -> ContactConfig:
+        return ContactConfig(
+            size=self.cue_size,
+            threshold=self.change_threshold,
+            opening=self.opening,
+            border_band=self.border_band,
+            arm_tolerance=self.arm_tolerance,
+            reach=self.reach,
+        )
 
 
 def frame_motion(images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -105,14 +150,29 @@ def pool_features(x: torch.Tensor, motion: torch.Tensor, power: float) -> torch.
     return torch.einsum("tchw,thw->tc", x, w)
 
 
-def fit_part_head(features: torch.Tensor, verbs: torch.Tensor, num_actions: int, cfg: LocateConfig) -> nn.Conv2d:
-    """A 1x1 conv (C -> A) fitted as a linear classifier of the located features (N,C) and verbs (N,)."""
-    gen = torch.Generator().manual_seed(cfg.seed)
-    linear = nn.Linear(features.shape[1], num_actions)
-    with torch.no_grad():  # a seeded initialisation: the same inputs give the same head
-        bound = 1.0 / features.shape[1] ** 0.5
+def _seeded_linear(c_in: int, c_out: int, gen: torch.Generator) -> nn.Linear:
+    """nn.Linear's default initialisation drawn from ``gen``: the same inputs give the same head."""
+    linear = nn.Linear(c_in, c_out)
+    with torch.no_grad():
+        bound = 1.0 / c_in**0.5
         linear.weight.uniform_(-bound, bound, generator=gen)
         linear.bias.uniform_(-bound, bound, generator=gen)
+    return linear
+
+
+def _part_head(linear: nn.Linear, temperature: float) -> nn.Conv2d:
+    """The fitted layer as the model's 1x1 conv ``part_head``, its logits divided by ``temperature``."""
+    head = nn.Conv2d(linear.in_features, linear.out_features, 1)
+    with torch.no_grad():
+        head.weight.copy_(linear.weight[:, :, None, None] / temperature)
+        head.bias.copy_(linear.bias / temperature)
+    return head
+
+
+def fit_part_head(features: torch.Tensor, verbs: torch.Tensor, num_actions: int, cfg: LocateConfig) -> nn.Conv2d:
+    """'motion': a 1x1 conv (C -> A) fitted as a linear classifier of the located features (N,C) and verbs (N,)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    linear = _seeded_linear(features.shape[1], num_actions, gen)
     opt = torch.optim.Adam(linear.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(verbs), generator=gen)
@@ -122,27 +182,136 @@ def fit_part_head(features: torch.Tensor, verbs: torch.Tensor, num_actions: int,
             opt.zero_grad()
             loss.backward()
             opt.step()
-    head = nn.Conv2d(features.shape[1], num_actions, 1)
+    return _part_head(linear, cfg.temperature)
+
+
+def object_map(model: HotspotModel, x: torch.Tensor) -> torch.Tensor:
+    """(h,w): the model's action-agnostic Eq. 4 map of features ``x`` (1,C,h,w) -- the mean over actions,
+    clamped at 0 -- scaled to a maximum of 1 (all zeros stay zeros). Where the object is."""
     with torch.no_grad():
-        head.weight.copy_(linear.weight[:, :, None, None] / cfg.temperature)
-        head.bias.copy_(linear.bias / cfg.temperature)
-    return head
+        m = model.hotspot_maps(x)[0].clamp_min(0).mean(0)
+    return m / m.max().clamp_min(1e-12)
 
 
-def locate_model(model: HotspotModel, clips: Sequence[tuple[Sequence[str], int]], cfg: LocateConfig) -> HotspotModel:
-    """A ``map_form: located`` copy of ``model`` whose part head is fitted on ``clips`` (frame paths, verb)."""
+def carry_to_image(
+    image_x: torch.Tensor, frame_x: torch.Tensor, weights: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """(h,w): ``weights`` (h',w') on a frame's cells carried to an image's cells by feature correspondence.
+    Each frame cell's weight is spread over the image cells by the softmax over image cells of the cosine
+    similarity of their features (C,h,w) / (C,h',w'), divided by ``temperature``; the total is kept."""
+    a = F.normalize(image_x.flatten(1).float(), dim=0)
+    b = F.normalize(frame_x.flatten(1).float(), dim=0)
+    spread = torch.softmax((a.T @ b) / temperature, dim=0)  # (image cells, frame cells), columns sum to 1
+    return (spread @ weights.flatten().float()).view(image_x.shape[1:])
+
+
+@dataclass(frozen=True)
+class LocateClip:
+    """A training clip: its frame files in order, its verb and its product image (None where the data has none)."""
+
+    frames: Sequence[str]
+    verb: int
+    image: Path | None = None
+
+
+@dataclass
+class ContactTargets:
+    """The product images' features (N,C,h,w), soft targets (N,h,w) and verbs (N,), one per (image, verb);
+    ``no_contact``: clips whose cue was empty (no change reaching the border), given the object map alone."""
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    verbs: torch.Tensor
+    no_contact: int
+
+
+def contact_targets(
+    model: HotspotModel,
+    clips: Sequence[LocateClip],
+    cfg: LocateConfig,
+    cue: Callable[[LocateClip, list[np.ndarray]], np.ndarray | None] | None = None,
+) -> ContactTargets:
+    """'contact': each clip's contact cue times its first frame's object map, carried to its product image;
+    averaged per (product image, verb) and scaled to a maximum of 1. ``cue(clip, frames)`` replaces
+    ``training.contact.contact_cue`` (diagnostics: ``scripts/contact_probe.py`` gives the true part box)."""
+    tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
+    image_x: dict[Path, torch.Tensor] = {}
+    carried: dict[tuple[Path, int], list[torch.Tensor]] = {}
+    no_contact = 0
+    for clip in clips:
+        if clip.image is None:
+            raise ConfigError("locate method 'contact' needs each clip's product image (OPRA layout); use 'motion'")
+        frames = [np.asarray(load_rgb(p)) for p in clip.frames]
+        with torch.no_grad():
+            x = model.features(tf(load_rgb(clip.frames[0]))[None])
+            if clip.image not in image_x:
+                image_x[clip.image] = model.features(tf(load_rgb(clip.image))[None])[0]
+        found = contact_cue(frames, cfg.contact) if cue is None else cue(clip, frames)
+        if found is None:
+            no_contact += 1
+            where = torch.ones(x.shape[-2:])
+        else:
+            where = F.adaptive_avg_pool2d(torch.from_numpy(found).float()[None, None], x.shape[-2:])[0, 0]
+        w = where * object_map(model, x)
+        w = w / w.sum().clamp_min(1e-12)
+        carried.setdefault((clip.image, clip.verb), []).append(
+            carry_to_image(image_x[clip.image], x[0], w, cfg.match_temperature)
+        )
+    feats, targets, verbs = [], [], []
+    for (image, verb), maps in carried.items():
+        t = torch.stack(maps).mean(0)
+        feats.append(image_x[image])
+        targets.append(t / t.max().clamp_min(1e-12))
+        verbs.append(verb)
+    return ContactTargets(torch.stack(feats), torch.stack(targets), torch.tensor(verbs), no_contact)
+
+
+def fit_part_maps(data: ContactTargets, num_actions: int, cfg: LocateConfig) -> nn.Conv2d:
+    """'contact': one logistic map per action (a 1x1 conv C -> A) on the product images' features; each
+    (image, verb) target trains its verb's channel at every cell (positives weighted by the negative/positive
+    ratio of the targets), full-batch Adam."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    x, t, v = data.features.float(), data.targets.float(), data.verbs
+    linear = _seeded_linear(x.shape[1], num_actions, gen)
+    positive = t.mean().clamp(1e-6, 1 - 1e-6)
+    opt = torch.optim.Adam(linear.parameters(), lr=cfg.step_lr)
+    cells = x.permute(0, 2, 3, 1)  # (N,h,w,C): the linear layer applied at every cell
+    for _ in range(cfg.steps):
+        logits = linear(cells)[torch.arange(len(v)), :, :, v]  # (N,h,w): each target's verb
+        loss = F.binary_cross_entropy_with_logits(logits, t, pos_weight=(1 - positive) / positive)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return _part_head(linear, cfg.temperature)
+
+
+def locate_model(model: HotspotModel, clips: Sequence[LocateClip], cfg: LocateConfig) -> HotspotModel:
+    """A ``map_form: located`` copy of ``model`` whose part head is fitted on ``clips``."""
     if model.config.map_form != "eq4":
         raise ConfigError(f"locate starts from an Eq. 4 model, got map_form {model.config.map_form!r}")
-    tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
-    feats, verbs = [], []
-    for frames, verb in clips:
-        f = pool_features(*clip_features_and_motion(model, tf, frames, cfg.frames), cfg.power)
-        feats.append(f)
-        verbs += [verb] * len(f)
-    head = fit_part_head(torch.cat(feats), torch.tensor(verbs), model.config.num_actions, cfg)
+    if cfg.method == "contact":
+        head = fit_part_maps(contact_targets(model, clips, cfg), model.config.num_actions, cfg)
+    else:
+        tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
+        feats, verbs = [], []
+        for clip in clips:
+            f = pool_features(*clip_features_and_motion(model, tf, clip.frames, cfg.frames), cfg.power)
+            feats.append(f)
+            verbs += [clip.verb] * len(f)
+        head = fit_part_head(torch.cat(feats), torch.tensor(verbs), model.config.num_actions, cfg)
     located = build_model(dataclasses.replace(model.config, map_form="located"))
     located.load_state_dict({**model.state_dict(), **{f"part_head.{k}": v for k, v in head.state_dict().items()}})
     return located.eval()
+
+
+def training_clips(cfg: DatasetConfig) -> list[LocateClip]:
+    """The training split's clips with their product images (OPRA; EPIC has none: ``image`` None)."""
+    ds = build_clip_dataset(cfg, split="train", train=False)
+    image = getattr(ds, "image_path", None)
+    return [
+        LocateClip(it.frames, it.verb, image(it.extra["image"]) if image and "image" in it.extra else None)
+        for it in ds.items
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -158,15 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = LocateConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(LocateConfig)})
         model = load_model(args.checkpoint).eval()
-        ds = build_clip_dataset(DatasetConfig(name=args.data_name, root=args.data_root), split="train", train=False)
-        located = locate_model(model, [(it.frames, it.verb) for it in ds.items], cfg)
+        clips = training_clips(DatasetConfig(name=args.data_name, root=args.data_root))
+        located = locate_model(model, clips, cfg)
     except (ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     _, extra = read_metadata(args.checkpoint)  # the source run's (method, epochs, seed, dataset) and ours
     save_checkpoint(located, args.out, extra={**extra, "located": dataclasses.asdict(cfg)})
-    print(f"wrote {args.out} ({len(ds.items)} clips, {cfg})")
+    print(f"wrote {args.out} ({len(clips)} clips, {cfg})")
     return 0
 
 

@@ -25,9 +25,8 @@ from hotspot_core.demo_model import DEMO_MODEL_NAME
 from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 
 from .config import TrainConfig
-from .data import build_clip_dataset
 from .data.config import DatasetConfig
-from .locate import LocateConfig, locate_model
+from .locate import LocateConfig, locate_model, training_clips
 from .synthetic import VERBS, WorldConfig, generate_world
 from .train import train
 
@@ -78,10 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.paper:
         shutil.copyfile(result.checkpoint, args.out)
     else:
-        clips = build_clip_dataset(cfg.dataset, split="train", train=False)
-        located = locate_model(
-            load_model(result.checkpoint), [(it.frames, it.verb) for it in clips.items], LocateConfig()
-        )
+        located = locate_model(load_model(result.checkpoint), training_clips(cfg.dataset), LocateConfig())
         _, extra = read_metadata(result.checkpoint)
         save_checkpoint(located, args.out, extra={**extra, "located": dataclasses.asdict(LocateConfig())})
     model = load_model(args.out)

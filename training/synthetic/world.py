@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from .catalogue import CATEGORY_BY_NAME, VERBS, Category, Part
 from .config import FPS, GENERATOR_NAME, GENERATOR_VERSION, WorldConfig, rng_stream
 from .dan import DAN_ACTIONS, ClipRecord, readme_lines, two_object_entries
 from .draw import Instance, Pose, make_instance, part_anchor_px, part_polygons_px
-from .render import render_catalogue, render_clip
+from .render import ClipRecorder, render_catalogue, render_clip
 
 __all__ = ["CATALOGUE_ASPECTS", "generate_world"]
 
@@ -66,10 +67,14 @@ def _write_mp4(path: Path, frames: list[np.ndarray]) -> bool:
 CATALOGUE_ASPECTS = (1.0, 1.25, 4 / 3, 0.8)
 
 
-def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
+def generate_world(
+    out: str | Path, cfg: WorldConfig, clip_recorder: Callable[[], ClipRecorder] | None = None
+) -> dict[str, Any]:
     """Write the world under ``out`` (frames/, images/, [clips/], annotations.json, README.txt).
 
-    Returns the annotations dict. ``out`` must be empty or absent.
+    Returns the annotations dict. ``out`` must be empty or absent. ``clip_recorder`` (diagnostics, worlds
+    without DAN labels): called once per single-object clip, train then test clips in annotation order, for
+    an observer of that clip's frames (``render.ClipRecorder``); the world written is the same with or without.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -154,7 +159,7 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
                     cfg.dan_extra_object_prob,
                 )
                 if cfg.dan_labels
-                else None
+                else (clip_recorder() if clip_recorder is not None else None)
             )
             write_frames(clip, render_clip(inst, verb, nframes, S, rng, record))
             entries.append(
@@ -167,7 +172,7 @@ def generate_world(out: str | Path, cfg: WorldConfig) -> dict[str, Any]:
                     "part": cat.verbs[verb],
                 }
             )
-            if record is not None:
+            if isinstance(record, ClipRecord):
                 entries[-1].update(record.labels(verb, nouns.index(cat_name)))
         return entries
 
