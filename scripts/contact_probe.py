@@ -12,8 +12,9 @@ the box of the part its verb needs in the clip's *first* frame. Then:
 1. **cue quality**: the share of training clips whose cue peaks inside that box -- the contact cue
    (``training.contact``), the plain difference of the last 3 frames from the first (the ``motion`` fit's
    weights), and both times the checkpoint's object map of the first frame (``training.locate.object_map``);
-2. **ceilings of the fit**: ``training.locate``'s 'contact' fit with the true box in place of the contact
-   cue (same object map, carrying and fit), and the same logistic fit trained on the clips' first frames
+2. **ceilings of the fit**: ``training.locate``'s 'contact' fit with its contact region (a disc) moved to
+   the true box's centre, then with the true box in place of the region (same object map, carrying and
+   fit), and the same logistic fit trained on the clips' first frames
    with the true boxes (no carrying to the product images), each scored on the test images like
    ``training.evaluate`` (``hotspot_core.eval.part_metrics``; the located read-out with ``--temperature``).
 """
@@ -163,6 +164,17 @@ def main(argv: list[str] | None = None) -> int:
 
     index = {id(c): i for i, c in enumerate(clips)}
     score("contact fit (the contact cue, as training.locate)", contact_targets(model, clips, cfg))
+
+    def centre_disc(clip: object, frames: object) -> np.ndarray:
+        x0, y0, x1, y1 = boxes[index[id(clip)]]
+        c = (np.arange(cfg.cue_size) + 0.5) / cfg.cue_size * size
+        r = cfg.tip_radius * size / cfg.cue_size
+        return (((c[:, None] - (y0 + y1) / 2) ** 2 + (c[None] - (x0 + x1) / 2) ** 2) <= r * r).astype(np.float32)
+
+    score(
+        "contact fit with a contact region of the same radius at the true part box's centre",
+        contact_targets(model, clips, cfg, cue=centre_disc),
+    )
     true_box = contact_targets(
         model, clips, cfg, cue=lambda clip, frames: box_mask(boxes[index[id(clip)]], size, cfg.cue_size)
     )

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hotspot_core.errors import ConfigError
-from training.contact import ContactConfig, contact_cue, geodesic_distance
+from training.contact import ContactConfig, contact_cue, contact_region, geodesic_distance
 from training.locate import LocateConfig, carry_to_image
 
 SIZE = 128  # frames drawn at the cue's own size: pixel positions are the cue's
@@ -47,6 +47,18 @@ def test_the_contact_frame_is_the_arrival_before_the_hand_moves_on():
     assert c >= 94, c
 
 
+def test_the_contact_region_is_a_disc_at_the_cue_peak():
+    frames = [scene(None), scene(20), scene(50), scene(74)]
+    r, c = np.unravel_index(np.argmax(contact_cue(frames, ContactConfig())), (SIZE, SIZE))
+    region = contact_region(frames, ContactConfig(tip_radius=10))
+    assert region.dtype == np.float32 and set(np.unique(region)) == {0.0, 1.0}
+    ys, xs = np.nonzero(region)
+    assert ys.min() == r - 10 and ys.max() == r + 10 and xs.min() == c - 10 and xs.max() == min(c + 10, SIZE - 1)
+    assert region.sum() == pytest.approx(np.pi * 100, rel=0.1)
+    assert np.array_equal(contact_region(frames, ContactConfig(tip_radius=0)), contact_cue(frames, ContactConfig()))
+    assert contact_region([scene(None)] * 3, ContactConfig()) is None
+
+
 def test_a_still_clip_or_a_change_away_from_the_border_has_no_cue():
     assert contact_cue([scene(None)] * 4, ContactConfig()) is None
     assert contact_cue([scene(None)], ContactConfig()) is None
@@ -79,7 +91,8 @@ def test_carry_to_image_moves_weight_to_the_matching_cells():
 
 
 def test_locate_config_rejects_bad_values():
-    bad_values = ({"method": "boxes"}, {"reach": 0.0}, {"opening": 0}, {"arm_tolerance": -1.0}, {"steps": 0})
+    bad_values = ({"method": "boxes"}, {"reach": 0.0}, {"opening": 0}, {"arm_tolerance": -1.0}, {"tip_radius": -1})
+    bad_values = (*bad_values, {"steps": 0})
     for bad in (*bad_values, {"match_temperature": 0.0}):
         with pytest.raises(ConfigError):
             LocateConfig(**bad)

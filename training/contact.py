@@ -14,7 +14,9 @@ the image border and stops on the part its action needs; then the part or the wh
    pixel farthest from the border along it;
 4. *contact frame*: the first frame whose largest reach is at least ``reach`` of the clip's largest, i.e.
    the moment the hand arrives, before a pulled part or a lifted object has moved away from where it rests;
-   its reach map, divided by its maximum, is the cue (largest at the tip).
+   its reach map, divided by its maximum, is the cue (largest at the tip);
+5. *the contact region* (``contact_region``, what ``training.locate`` uses): a disc of ``tip_radius`` px
+   around the cue's peak -- where the hand touches, not the arm that brought it there.
 
 How often its peak lies on the action's part, against the plain frame difference and a hand detector, is
 measured in docs/training.md ("The fix, second step").
@@ -30,7 +32,7 @@ import numpy as np
 
 from hotspot_core.errors import ConfigError
 
-__all__ = ["ContactConfig", "changed_regions", "arm_region", "geodesic_distance", "contact_cue"]
+__all__ = ["ContactConfig", "changed_regions", "arm_region", "geodesic_distance", "contact_cue", "contact_region"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class ContactConfig:
     """size: frames are compared at size x size; threshold: grey-level change (0-255, mean over colour
     channels) that counts as changed; opening: the opening's disc diameter in px at ``size``; border_band,
     arm_tolerance: the arm's colour is sampled within border_band px of the border and kept within
-    arm_tolerance (0-255; 0: no colour test); reach: the contact frame's share of the clip's largest reach."""
+    arm_tolerance (0-255; 0: no colour test); reach: the contact frame's share of the clip's largest reach;
+    tip_radius: the contact region's radius in px at ``size`` (0: the whole reach map)."""
 
     size: int = 128
     threshold: float = 20.0
@@ -46,12 +49,13 @@ class ContactConfig:
     border_band: int = 3
     arm_tolerance: float = 40.0
     reach: float = 0.9
+    tip_radius: int = 16
 
     def __post_init__(self) -> None:
         if self.size < 8 or self.opening < 1 or self.border_band < 1 or self.threshold <= 0:
             raise ConfigError("contact cue: size >= 8, opening >= 1, border_band >= 1 and threshold > 0 are required")
-        if not 0 < self.reach <= 1 or self.arm_tolerance < 0:
-            raise ConfigError("contact cue: 0 < reach <= 1 and arm_tolerance >= 0 are required")
+        if not 0 < self.reach <= 1 or self.arm_tolerance < 0 or self.tip_radius < 0:
+            raise ConfigError("contact cue: 0 < reach <= 1, arm_tolerance >= 0 and tip_radius >= 0 are required")
 
 
 def _resized(frames: Sequence[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
@@ -119,3 +123,14 @@ def contact_cue(frames: Sequence[np.ndarray], cfg: ContactConfig) -> np.ndarray 
     contact = int(np.flatnonzero(extent >= cfg.reach * extent.max())[0])
     reach = reaches[contact].clip(min=0).astype(np.float32)
     return reach / reach.max()
+
+
+def contact_region(frames: Sequence[np.ndarray], cfg: ContactConfig) -> np.ndarray | None:
+    """(size, size) float32: 1 within ``tip_radius`` px of the contact cue's peak, else 0 (``tip_radius`` 0:
+    the cue itself); None where ``contact_cue`` is None."""
+    cue = contact_cue(frames, cfg)
+    if cue is None or cfg.tip_radius == 0:
+        return cue
+    r, c = np.unravel_index(np.argmax(cue), cue.shape)
+    yy, xx = np.mgrid[0 : cfg.size, 0 : cfg.size]
+    return (((yy - r) ** 2 + (xx - c) ** 2) <= cfg.tip_radius**2).astype(np.float32)

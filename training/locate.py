@@ -13,8 +13,8 @@ rest of the model (backbone, F_ant, LSTM, classifier) is copied unchanged, so it
 
 Two ways to fit the part head (``method``):
 
-* ``contact`` (default): for each training clip, ``training.contact.contact_cue`` (where the hand is when it
-  arrives), times the source model's action-agnostic Eq. 4 map of the clip's first frame (the object), is
+* ``contact`` (default): for each training clip, ``training.contact.contact_region`` (a disc where the hand
+  is when it arrives), times the source model's action-agnostic Eq. 4 map of the clip's first frame (the object), is
   carried over to the clip's *product image* by feature correspondence (each first-frame cell's weight spread
   over the product image's cells by a softmax of the cosine similarity of their frozen features, divided by
   ``match_temperature``); per (product image, verb) the carried maps are averaged and scaled to a maximum of
@@ -45,7 +45,7 @@ from hotspot_core.errors import ConfigError
 from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 from hotspot_core.hotspots.model import HotspotModel, build_model
 
-from .contact import ContactConfig, contact_cue
+from .contact import ContactConfig, contact_region
 from .data import build_clip_dataset
 from .data.clips import load_rgb
 from .data.config import DatasetConfig
@@ -61,7 +61,8 @@ class LocateConfig:
     each method on the seen split's test images among 1, 2, 4 and 10 (docs/training.md), the novel split then
     measured with it unchanged. seed: every random draw of the fit.
 
-    contact: cue_size, change_threshold, opening, border_band, arm_tolerance, reach: ``training.contact.ContactConfig``;
+    contact: cue_size, change_threshold, opening, border_band, arm_tolerance, reach, tip_radius:
+    ``training.contact.ContactConfig``;
     match_temperature: the softmax temperature of the feature correspondence (cosine similarity);
     steps, step_lr: full-batch Adam steps of the logistic maps.
     motion: frames: the last frames of each clip, where its action happens; power: sharpness of the motion
@@ -77,6 +78,7 @@ class LocateConfig:
     border_band: int = 3
     arm_tolerance: float = 40.0
     reach: float = 0.9
+    tip_radius: int = 16
     match_temperature: float = 0.05
     steps: int = 300
     step_lr: float = 1e-2
@@ -107,6 +109,7 @@ class LocateConfig:
             border_band=self.border_band,
             arm_tolerance=self.arm_tolerance,
             reach=self.reach,
+            tip_radius=self.tip_radius,
         )
 
 
@@ -231,9 +234,9 @@ def contact_targets(
     cfg: LocateConfig,
     cue: Callable[[LocateClip, list[np.ndarray]], np.ndarray | None] | None = None,
 ) -> ContactTargets:
-    """'contact': each clip's contact cue times its first frame's object map, carried to its product image;
+    """'contact': each clip's contact region times its first frame's object map, carried to its product image;
     averaged per (product image, verb) and scaled to a maximum of 1. ``cue(clip, frames)`` replaces
-    ``training.contact.contact_cue`` (diagnostics: ``scripts/contact_probe.py`` gives the true part box)."""
+    ``training.contact.contact_region`` (diagnostics: ``scripts/contact_probe.py`` gives the true part box)."""
     tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
     image_x: dict[Path, torch.Tensor] = {}
     carried: dict[tuple[Path, int], list[torch.Tensor]] = {}
@@ -246,7 +249,7 @@ def contact_targets(
             x = model.features(tf(load_rgb(clip.frames[0]))[None])
             if clip.image not in image_x:
                 image_x[clip.image] = model.features(tf(load_rgb(clip.image))[None])[0]
-        found = contact_cue(frames, cfg.contact) if cue is None else cue(clip, frames)
+        found = contact_region(frames, cfg.contact) if cue is None else cue(clip, frames)
         if found is None:
             no_contact += 1
             where = torch.ones(x.shape[-2:])

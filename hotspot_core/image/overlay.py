@@ -22,7 +22,7 @@ import numpy as np
 
 from hotspot_core.image.boxes import Roi
 from hotspot_core.image.label_placement import LabelRequest, PlacementConfig, Rect, place_labels
-from hotspot_core.image.postprocess import upsample
+from hotspot_core.image.postprocess import peaks_in_image, upsample
 
 __all__ = [
     "OKABE_ITO",
@@ -204,13 +204,20 @@ def chosen_actions(result: HotspotResult, top_k: int) -> list[tuple[int, int]]:
     return [(int(k), int(idx[k])) for k in order]
 
 
-def blob_mask(map_up: np.ndarray, level: float) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """(mask, (x, y) peak) of the region at or above ``level`` x max that holds the peak; None when flat 0."""
+def blob_mask(map2d: np.ndarray, height: int, width: int, level: float) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """(mask, (x, y) peak) of the (h,w) map ``map2d`` drawn over a height x width box: the region of the
+    upsampled map at or above ``level`` x max that holds the peak; None when flat 0. The peak is the one
+    the planner gets (``postprocess.peaks_in_image``, the same function), so marker and message agree even
+    where a map has two near-equal maxima."""
+    map_up = upsample(map2d, height, width)
     peak_value = float(map_up.max()) if map_up.size else 0.0
     if peak_value <= 0.0:
         return None
-    r, c = np.unravel_index(int(np.argmax(map_up)), map_up.shape)
+    u, v, _ = peaks_in_image(np.asarray(map2d, np.float32)[None], Roi(0, 0, width, height))[0]
+    c, r = min(int(u), width - 1), min(int(v), height - 1)
     above = (map_up >= level * peak_value).astype(np.uint8)
+    if not above[r, c]:  # cannot happen for a bilinear map (its peaks are grid values); keep a blob regardless
+        r, c = np.unravel_index(int(np.argmax(map_up)), map_up.shape)
     _, components = cv2.connectedComponents(above, connectivity=8)
     return components == components[r, c], (int(c), int(r))
 
@@ -325,8 +332,7 @@ def render_overlay(
         if roi.width <= 0 or roi.height <= 0:
             continue
         for k, a in chosen_actions(res, config.top_k):
-            up = upsample(np.asarray(res.maps[k], np.float32), roi.height, roi.width)
-            blob = blob_mask(up, config.level)
+            blob = blob_mask(np.asarray(res.maps[k], np.float32), roi.height, roi.width, config.level)
             if blob is None:
                 continue  # a flat zero map has no part to show
             mask, (px, py) = blob

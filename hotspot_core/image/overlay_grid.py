@@ -176,7 +176,7 @@ def render_grid(
         heat = cv2.applyColorMap((up * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)[..., ::-1].astype(np.float32)
         alpha = (config.heat_alpha * up)[..., None]
         panel = np.clip(base * (1 - alpha) + heat * alpha, 0, 255).astype(np.uint8)
-        blob = blob_mask(up, config.overlay.level)
+        blob = blob_mask(np.clip(np.asarray(result.maps[k], np.float32), 0.0, 1.0), th, tw, config.overlay.level)
         if blob is not None:
             mask, peak = blob
             contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
