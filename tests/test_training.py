@@ -510,6 +510,18 @@ def test_visualise_writes_pngs_in_the_action_colours(world, trained, tmp_path):
     assert np.abs(overlay - plain).sum() > 0
 
 
+def test_visualise_images_of_the_same_file_name_get_one_png_each(world, trained, tmp_path):
+    """Product photos are often all called catalog.jpg: each input image gets its own PNG, none replaced."""
+    images = sorted((world / "images").rglob("catalog.jpg"))[:3]
+    assert len(images) == 3 and len({p.name for p in images}) == 1
+    out = tmp_path / "same_names"
+    argv = ["--checkpoint", str(trained["ours"]), "--images", *map(str, images), "--out", str(out)]
+    assert visualise_cli.main(argv) == 0
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert len(names) == 3 and all(n.endswith("_catalog.png") for n in names), names
+    assert visualise_cli.output_names([Path("a/x.jpg"), Path("b/y.jpg")]) == ["x", "y"]  # unique stems stay
+
+
 def test_visualise_grid_has_one_panel_per_action(world, trained, tmp_path):
     out = tmp_path / "grid"
     assert (

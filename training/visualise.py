@@ -16,6 +16,7 @@ eval transform); with a dataset, each test image's annotated (GT) points are dra
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,17 @@ def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[in
     return [model.actions.index(a) for a in names]
 
 
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """A PNG name per input image: its file stem, or, where stems repeat (``a/catalog.jpg``,
+    ``b/catalog.jpg``), its path below the images' common folder joined by '_' (``a_catalog``)."""
+    stems = [p.stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    resolved = [p.resolve() for p in paths]
+    common = Path(os.path.commonpath([str(p.parent) for p in resolved]))
+    return ["_".join(p.relative_to(common).with_suffix("").parts) for p in resolved]
+
+
 def visualise_images(
     model: HotspotModel,
     items: Sequence[tuple[str, np.ndarray, Sequence[Sequence[float]]]],
@@ -113,6 +125,9 @@ def visualise_images(
     config: OverlayConfig | None = None,
 ) -> list[Path]:
     """Write one PNG per (name, RGB image, GT points) item; returns the paths."""
+    names = [name for name, _, _ in items]
+    if len(set(names)) != len(names):  # one PNG would silently replace another
+        raise ValueError(f"output names repeat: {sorted({n for n in names if names.count(n) > 1})}")
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, image, points in items:
@@ -170,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     actions = _action_indices(model, args.actions)
     items: list[tuple[str, np.ndarray, Sequence[Sequence[float]]]] = []
     if args.images:
-        items = [(p.stem, _read_rgb(p), ()) for p in args.images]
+        items = [(name, _read_rgb(p), ()) for name, p in zip(output_names(args.images), args.images)]
     else:
         ds = build_test_images(dataset_config_from_args(args), split=args.split)
         seen: dict[Path, list[list[float]]] = {}
