@@ -10,18 +10,20 @@ category, 4 test products; it must write the same annotations) while recording, 
 the box of the part its verb needs in the clip's *first* frame. Then:
 
 1. **cue quality**: the share of training clips whose cue peaks inside that box -- the contact cue
-   (``training.contact``), the plain difference of the last 3 frames from the first (the ``motion`` fit's
-   weights), and both times the checkpoint's object map of the first frame (``training.locate.object_map``);
+   (``training.contact``) and the plain difference of the last 3 frames from the first (the ``motion`` fit's
+   weights);
 2. **ceilings of the fit**: ``training.locate``'s 'contact' fit with its contact region (a disc) moved to
    the true box's centre, then with the true box in place of the region (same object map, carrying and
    fit), and the same logistic fit trained on the clips' first frames
    with the true boxes (no carrying to the product images), each scored on the test images like
-   ``training.evaluate`` (``hotspot_core.eval.part_metrics``; the located read-out with ``--temperature``).
+   ``training.evaluate`` (``hotspot_core.eval.part_metrics``; the located read-out). ``training.locate``'s
+   settings (``--arm-tolerance``, ``--tip-radius``, ``--temperature``, ...) are taken as it takes them.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -29,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,7 +47,6 @@ from training.locate import (  # noqa: E402
     LocateConfig,
     contact_targets,
     fit_part_maps,
-    object_map,
     training_clips,
 )
 from training.synthetic import WorldConfig, generate_world  # noqa: E402
@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", type=Path, required=True, help="the protocol's world of --split")
     p.add_argument("--checkpoint", required=True, help="that split's 'ours' model (map_form eq4)")
     p.add_argument("--split", choices=("seen", "novel"), required=True)
-    p.add_argument("--temperature", type=float, default=LocateConfig().temperature)
+    p.add_argument("--cue-only", action="store_true", help="only part 1 (the cue's quality)")
+    for f in dataclasses.fields(LocateConfig):  # the contact fit's settings, as training.locate takes them
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     recorders: list[FirstFramePart] = []
@@ -113,37 +115,31 @@ def main(argv: list[str] | None = None) -> int:
     entries = annots["train_clips"]
     boxes = [rec.box(e["part"]) for rec, e in zip(recorders, entries)]  # train clips come first
     model = load_model(args.checkpoint).eval()
-    cfg = LocateConfig(temperature=args.temperature)
+    cfg = LocateConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(LocateConfig)})
     clips = training_clips(DatasetConfig(name="opra", root=args.data_root))
     tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
 
     # 1. cue quality on the training clips
-    hits = {k: [] for k in ("contact", "contact x object", "frame difference", "frame difference x object")}
+    hits = {k: [] for k in ("contact", "frame difference")}
     first_x, grid_masks = [], []
     for clip, box in zip(clips, boxes):
         frames = [np.asarray(load_rgb(f)) for f in clip.frames]
         with torch.no_grad():
             x = model.features(tf(load_rgb(clip.frames[0]))[None])
-        grid = tuple(x.shape[-2:])
         first_x.append(x[0])
-        grid_masks.append(box_mask(box, size, grid[0]))
-        obj = object_map(model, x)
+        grid_masks.append(box_mask(box, size, x.shape[-2]))
         fine = box_mask(box, size, cfg.cue_size)
         cue = contact_cue(frames, cfg.contact)
         cue = np.ones((cfg.cue_size, cfg.cue_size), np.float32) if cue is None else cue
         hits["contact"].append(peak_in(cue, fine))
-        hits["contact x object"].append(
-            peak_in(F.adaptive_avg_pool2d(torch.from_numpy(cue)[None, None], grid)[0, 0] * obj, grid_masks[-1])
-        )
         last = np.stack(frames[-3:]).astype(np.float32)
         diff = torch.from_numpy(np.abs(last - frames[0].astype(np.float32)).mean((0, 3)))
         hits["frame difference"].append(peak_in(diff, box_mask(box, size, diff.shape[0])))
-        hits["frame difference x object"].append(
-            peak_in(F.adaptive_avg_pool2d(diff[None, None], grid)[0, 0] * obj, grid_masks[-1])
-        )
     print(f"== cue peak inside the part box of the clip's first frame ({len(clips)} training clips)")
     for k, v in hits.items():
         print(f"{k}: {np.mean(v):.3f}")
+    if args.cue_only:
+        return 0
 
     # 2. ceilings of the fit, scored on the test images
     test = build_test_images(DatasetConfig(name="opra", root=args.data_root), split="test")
