@@ -18,7 +18,7 @@ the image border and stops on the part its action needs; then the part or the wh
 5. *the contact region* (``contact_region``, what ``training.locate`` uses): a disc of ``tip_radius`` px
    around the cue's peak -- where the hand touches, not the arm that brought it there.
 
-How often its peak lies on the action's part, against the plain frame difference and a hand detector, is
+How often its peak lies on the action's part, against the plain frame difference, is
 measured in docs/training.md ("The fix, second step").
 """
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from .data import build_clip_dataset
 from .data.clips import load_rgb
 from .data.config import DatasetConfig
 from .data.transforms import EvalTransform
+
+log = logging.getLogger(__name__)
 
 METHODS = ("contact", "motion")
 
@@ -293,7 +296,15 @@ def locate_model(model: HotspotModel, clips: Sequence[LocateClip], cfg: LocateCo
     if model.config.map_form != "eq4":
         raise ConfigError(f"locate starts from an Eq. 4 model, got map_form {model.config.map_form!r}")
     if cfg.method == "contact":
-        head = fit_part_maps(contact_targets(model, clips, cfg), model.config.num_actions, cfg)
+        targets = contact_targets(model, clips, cfg)
+        if targets.no_contact:  # counted, not dropped: such a clip's object map stands in for the region
+            log.warning(
+                "locate: %d of %d clips had no contact cue (no change reaching the image border); their "
+                "first frame's object map was used instead",
+                targets.no_contact,
+                len(clips),
+            )
+        head = fit_part_maps(targets, model.config.num_actions, cfg)
     else:
         tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
         feats, verbs = [], []
