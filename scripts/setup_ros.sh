@@ -240,7 +240,10 @@ H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node requirements
 # launch/ and config/ are installed as directories of per-file symlinks (ros2 launch's search does
 # not follow a symlinked directory): the set of file names matters, not their contents.
 H_IH+="-$(cd "$REPO" && ls -1 launch config 2>/dev/null | sha256sum | cut -c1-16)"
-if up_to_date interaction_hotspots "$H_IH" "$VENV/share/interaction_hotspots/package.xml"; then
+# The import check too: re-installing the core package (pip install -e, distribution name
+# interaction_hotspots) after the interfaces were built removes their Python modules while share/ stays.
+if up_to_date interaction_hotspots "$H_IH" "$VENV/share/interaction_hotspots/package.xml" \
+  && (cd / && "$PY" -c 'import interaction_hotspots.msg' 2>/dev/null); then
   log "interaction_hotspots interfaces: up to date"
 else
   stamp_del interaction_hotspots
