@@ -32,7 +32,15 @@ import numpy as np
 
 from hotspot_core.errors import ConfigError
 
-__all__ = ["ContactConfig", "changed_regions", "arm_region", "geodesic_distance", "contact_cue", "contact_region"]
+__all__ = [
+    "ContactConfig",
+    "resized",
+    "changed_regions",
+    "arm_region",
+    "geodesic_distance",
+    "contact_cue",
+    "contact_region",
+]
 
 
 @dataclass(frozen=True)
@@ -58,16 +66,14 @@ class ContactConfig:
             raise ConfigError("contact cue: 0 < reach <= 1, arm_tolerance >= 0 and tip_radius >= 0 are required")
 
 
-def _resized(frames: Sequence[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
+def resized(frames: Sequence[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
+    """The frames (H,W,3 uint8) at ``cfg.size`` x ``cfg.size``, float32 (area interpolation)."""
     return [cv2.resize(f, (cfg.size, cfg.size), interpolation=cv2.INTER_AREA).astype(np.float32) for f in frames]
 
 
-def changed_regions(frames: Sequence[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
-    """Boolean (size, size) masks of where each of ``frames[1:]`` (H,W,3 uint8) differs from ``frames[0]``."""
-    return _changed(_resized(frames, cfg), cfg)
-
-
-def _changed(small: list[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
+def changed_regions(small: Sequence[np.ndarray], cfg: ContactConfig) -> list[np.ndarray]:
+    """Boolean (size, size) masks of where each of ``small[1:]`` differs from ``small[0]`` (frames already
+    at ``cfg.size``, float32 H,W,3: ``resized``)."""
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (cfg.opening, cfg.opening))
     out = []
     for f in small[1:]:
@@ -114,8 +120,8 @@ def contact_cue(frames: Sequence[np.ndarray], cfg: ContactConfig) -> np.ndarray 
         return None
     border = np.zeros((cfg.size, cfg.size), bool)
     border[[0, -1], :] = border[:, [0, -1]] = True
-    small = _resized(frames, cfg)
-    arms = [arm_region(f, m, cfg) for f, m in zip(small[1:], _changed(small, cfg))]
+    small = resized(frames, cfg)
+    arms = [arm_region(f, m, cfg) for f, m in zip(small[1:], changed_regions(small, cfg))]
     reaches = [geodesic_distance(m, border) for m in arms]
     extent = np.array([r.max() for r in reaches])
     if extent.max() <= 0:
