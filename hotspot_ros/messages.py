@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -17,7 +17,7 @@ from hotspot_core.image.overlay import OverlayConfig, action_colour, render_over
 from hotspot_core.predictor import ObjectHotspots as CoreObject
 
 from .image_codec import rgb_to_image_fields
-from .latency import STAGES, Counters, LatencyStats
+from .latency import STAGES, LatencyStats
 
 
 def create_publishers(node, demonstrations: bool) -> dict:
@@ -130,11 +130,12 @@ def overlay_image(
     return img
 
 
-def stats_message(stamp, counters: Counters, latency: LatencyStats) -> HotspotStats:
-    """The stats topic's message: every counter, per-stage p50/p95 and the output rate."""
+def stats_message(stamp, counts: Mapping[str, int], latency: LatencyStats) -> HotspotStats:
+    """The stats topic's message: the counters it has fields for (every frame-accounting term among them),
+    per-stage p50/p95 and the output rate."""
     msg = HotspotStats()
     msg.header.stamp = stamp
-    for name, value in counters.as_dict().items():
+    for name, value in counts.items():
         if hasattr(msg, name):  # the full set goes to /diagnostics
             setattr(msg, name, value)
     pct = latency.percentiles()

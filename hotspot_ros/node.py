@@ -46,7 +46,7 @@ class HotspotNode(LifecycleNode):
         self.pipeline: FramePipeline | None = None  # the model and the per-frame rules (hotspot_core.frame)
         self._model_path = ""
         self.book = FrameBook(self.get_logger())
-        self.outputs = Outputs(self, self.book, lambda: self.settings)
+        self.outputs = Outputs(self, self.book, lambda: self.settings, self.counts)
         self.runner = FrameRunner(
             self.book,
             lambda: (self.settings, self.pipeline),

@@ -17,8 +17,16 @@ from .params import NodeSettings
 
 
 class Outputs:
-    def __init__(self, node: Any, book: FrameBook, settings: Callable[[], NodeSettings]) -> None:
-        self._node, self._book, self._settings = node, book, settings
+    def __init__(
+        self,
+        node: Any,
+        book: FrameBook,
+        settings: Callable[[], NodeSettings],
+        counts: Callable[[], dict[str, int]],
+    ) -> None:
+        # counts: every counter read at one instant (the book's and the stamp matcher's), so a stats-only
+        # subscriber can account for every received image
+        self._node, self._book, self._settings, self._counts = node, book, settings, counts
         self._pubs: dict[str, Any] = {}
 
     def create(self, demonstrations: bool) -> None:
@@ -55,6 +63,6 @@ class Outputs:
         self._pubs["actions"].publish(msg)
 
     def stats(self) -> None:
-        msg = stats_message(self._node.get_clock().now().to_msg(), self._book.snapshot(), self._book.latency)
+        msg = stats_message(self._node.get_clock().now().to_msg(), self._counts(), self._book.latency)
         self._pubs["stats"].publish(msg)
         self._node.get_logger().info(stats_line(msg))

@@ -78,6 +78,23 @@ def camera_info(w: int, h: int) -> CameraInfo:
     return info
 
 
+def stats_accounted(st) -> int:
+    """The images a HotspotStats message accounts for, by the sum its .msg documents (what a client that
+    subscribes to hotspots/stats alone computes)."""
+    return (
+        st.frames_processed
+        + st.frames_dropped_stale
+        + st.frames_dropped_busy
+        + st.images_bad_encoding
+        + st.images_corrupt
+        + st.images_unmatched
+        + st.images_duplicate_stamp
+        + st.images_waiting
+        + st.frames_in_worker
+        - st.images_matched_again
+    )
+
+
 def stream(client: DefaultsClient, h: int, w: int, n: int, t0: int, seed: int = 0) -> list:
     """n frames at RATE_HZ, an object in the middle; stamps t0+i (seconds). Returns the image headers."""
     headers = []
@@ -143,6 +160,15 @@ def _run_defaults(tmp_path, log, image_qos, publisher: str, image_topic: str = "
             )
             assert counted >= 0.99 * (sent - n["detections_waiting"]), f"{sent} sent, {n}"
             assert n["accounting_unaccounted"] == 0, str(n)  # received images = processed + each drop reason + waiting
+            # a subscriber to hotspots/stats alone can do the same accounting (the message's documented sum)
+            assert client.spin_until(
+                lambda t_sent=t_sent: (
+                    (st := client.latest_stats(t_sent + 0.5, timeout=0.0)) is not None and st.frames_in_worker == 0
+                ),
+                4 * SHIPPED_STATS_PERIOD_S,
+            ), "no up-to-date hotspots/stats"
+            st = client.latest_stats(t_sent + 0.5, timeout=0.0)
+            assert st.frames_received == stats_accounted(st), f"stats do not account every image: {st}"
             mine = [m for m in client.hotspots[start:] if m.header.stamp.sec in range(t0, t0 + FRAMES)]
             assert len(mine) > 0, str(n)
             if publisher == "reliable":  # matched as reliable: nothing is lost on the way
@@ -254,6 +280,9 @@ def test_time_duplicates_jumps_and_shutdown_timers(ros_env, tmp_path):  # noqa: 
         assert int(values["time_jumps"]) == 1 and int(values["images_duplicate_stamp"]) == 1, values
         assert int(values["images_missing"]) == 1 and int(values["detections_unmatched"]) >= 1, values
         assert log.read_text().count("jumped back") == 1
+        st = client.latest_stats(t_wall, timeout=3 * SHIPPED_STATS_PERIOD_S)
+        assert st is not None and st.images_duplicate_stamp == 1, st
+        assert st.frames_received == stats_accounted(st), f"stats do not account every image: {st}"
 
         assert client.change_state(Transition.TRANSITION_ACTIVE_SHUTDOWN)
         n_stats, n_diag = len(client.stats), len(client.diagnostics)
@@ -269,7 +298,7 @@ def test_stats_line_has_no_nan_before_the_first_frame():
     from hotspot_ros.latency import Counters, LatencyStats
     from hotspot_ros.messages import stats_line, stats_message
 
-    line = stats_line(stats_message(rclpy.time.Time().to_msg(), Counters(), LatencyStats()))
+    line = stats_line(stats_message(rclpy.time.Time().to_msg(), Counters().as_dict(), LatencyStats()))
     assert "nan" not in line.lower() and "no frame yet" in line
 
 
