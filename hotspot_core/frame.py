@@ -8,8 +8,8 @@ lists, makes one ``FramePipeline.process`` call per frame, and encodes the retur
    at rest (``StabilityFilter``) are skipped; boxes are padded and clamped, degenerate ones counted;
    the highest-scoring ``max_objects`` remain;
 2. the predictor runs on all remaining crops in one batch;
-   (objects whose box and crop have not changed since their last computation reuse that result instead,
-   see ``hotspot_core.reuse``);
+   (objects whose pixels have not changed since their last computation reuse that result instead, on the
+   crop box it was computed on: see ``hotspot_core.reuse``);
 3. with intrinsics (and an aligned depth image in metres), each map's peak becomes a 3-D point.
 
 ``process`` does it all; a front end that must not wait for the model splits it: ``prepare`` (selection and
@@ -174,7 +174,8 @@ class FrameObject:
 
     positions[k]: the camera-frame peak of map k (None without valid depth there); markers[k]: where to draw
     it (the peak, else its ray at the default depth). Both None without intrinsics. reused: the hotspots come
-    from an earlier frame (stamp computed_stamp_ns) whose crop looked the same; else computed on this frame.
+    from an earlier frame (stamp computed_stamp_ns) and this frame's pixels at their crop box
+    (``hotspots.roi``) are unchanged; else computed on this frame. ``detection`` is always this frame's.
     """
 
     detection: Detection
@@ -207,7 +208,7 @@ class PreparedFrame:
     depth_m: np.ndarray | None
     intrinsics: np.ndarray | None
     chosen: list[tuple[Detection, Roi]]
-    prints: list[np.ndarray | None]  # crop fingerprints (None with reuse off)
+    prints: list[np.ndarray | None]  # fingerprints of the crops (None with reuse off): stored with fresh results
     reused: list[Reused | None]  # per chosen object; None: the model must run on it
     counts: FrameCounts
     warnings: list[tuple[str, str]]
@@ -375,7 +376,7 @@ class FramePipeline:
             hands, objects = demonstration_inputs(detections, hand_detections, cfg.hand_classes)
             demonstration = self.demonstrations.add_frame(stamp_ns, rgb, hands, objects)
         prints = self.cache.fingerprints(rgb, [roi for _, roi in chosen])
-        reused = self.cache.lookup(chosen, prints, stamp_ns)
+        reused = self.cache.lookup(chosen, rgb, stamp_ns)
         due = [i for i, r in enumerate(reused) if r is not None and self._due(r, stamp_ns)]
         # one at a time, the oldest first: objects computed together are not all recomputed together again
         refresh = sorted(due, key=lambda i: reused[i].stamp_ns)[:1]
@@ -430,7 +431,7 @@ class FramePipeline:
         usable result (then filled into ``reused``); fresh results are remembered. Returns them by index."""
         if not todo:
             return {}, 0.0, 0.0
-        again = self.cache.lookup([frame.chosen[i] for i in todo], [frame.prints[i] for i in todo], frame.stamp_ns)
+        again = self.cache.lookup([frame.chosen[i] for i in todo], frame.rgb, frame.stamp_ns)
         for i, r in zip(todo, again):
             if r is not None and not self._due(r, frame.stamp_ns):
                 reused[i] = r

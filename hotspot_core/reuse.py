@@ -1,25 +1,32 @@
-"""Result reuse: an object whose box and crop have not changed keeps the hotspots computed for it earlier.
+"""Result reuse: an object whose pixels have not changed keeps the hotspots computed for it earlier.
 
-The model only runs on objects at rest, and objects at rest look the same frame after frame. Per object
-(the detection's tracking id when the detector gives one, else the best-overlapping remembered box of the
-same class) the cache keeps the last result, the box and a fingerprint of the crop it was computed on: the
-crop area-averaged to ``fingerprint_size`` x ``fingerprint_size`` colour cells (sensor noise averages out).
-A new frame's object reuses that result when
+The model only runs on objects at rest, and objects at rest look the same frame after frame. A detector's
+boxes do not stay put on a still scene, though: they move by a few pixels from frame to frame. So reuse is
+keyed on the scene, not on the box. Per object the cache keeps the last result, the detection's box, the
+crop box (padded, clamped ROI) the model ran on and a fingerprint of that crop: the crop area-averaged to
+``fingerprint_size`` x ``fingerprint_size`` colour cells (sensor noise averages out). A new frame's
+detection
 
-* its crop box (the padded, clamped ROI) overlaps the remembered one with IoU >= ``min_box_iou`` (a slid
-  object is recomputed once the drift since the computation exceeds this, however slowly it slid), and
-* no fingerprint cell differs from the remembered one by more than ``max_difference`` grey levels (mean over
-  the colour channels). The largest cell, not the average, so that a local change (a swapped object, a hand
-  entering part of the crop) is seen; the cells are coarse so that a box jittering by a pixel is not.
-  Measured on the sample frames (8x8 cells): sensor-like noise (sigma 6) and JPEG q70 <= 2, a 1 px box
-  jitter <= 8.3, 2 px <= 17.3, a 60x40 px skin-coloured patch in the crop >= 23.7.
+* is the same object as a remembered one when it has the same class and its box overlaps the remembered
+  detection box with IoU >= ``min_box_iou`` (and, with a tracking id, the same id): a tolerance that a
+  jittering detector stays inside, not a test of change;
+* reuses that object's result when the current image, cropped at the *remembered* crop box, still has the
+  remembered fingerprint: no cell differs by more than ``max_difference`` grey levels (mean over the colour
+  channels). The largest cell, not the average, so that a local change (a swapped object, a hand entering
+  part of the crop) is seen. Because both fingerprints are taken at the same box, the detector's jitter
+  does not enter the comparison, and a slow slide is caught once the object has moved from where it was
+  computed (the comparison is always with the computation's crop, never with the previous frame's).
+  Measured on the sample frames (12x12 cells, ``scripts/bench_reuse.py --measure``): sensor-like noise
+  and JPEG re-encoding stay below the threshold, an object moved by 4 px exceeds it.
 
-Reused maps, scores and maxima are those of the computation; the ROI and the peaks are re-anchored to the
-current box. A result older than ``max_age_sec`` is recomputed all the same, which bounds how long a change
-the fingerprint cannot see (one that keeps every cell's mean colour, e.g. one fine texture replaced by
-another) can go unnoticed. Entries not seen for ``expire_sec`` (frame stamps) are forgotten, and at most ``max_entries``
-are kept (least recently seen dropped first), so memory stays bounded. Thread-safe: a front end may look up
-on one thread while another stores fresh results.
+A reused result is published on the remembered crop box, unchanged: its maps were computed on exactly
+those pixels, which are verified unchanged, so that is where they are true; re-anchoring them to a
+jittering box would only move the peaks by the detector's noise. A result older than ``max_age_sec`` is
+recomputed all the same, which bounds how long a change the fingerprint cannot see (one that keeps every
+cell's mean colour, e.g. one fine texture replaced by another) can go unnoticed. Entries not seen for
+``expire_sec`` (frame stamps) are forgotten, and at most ``max_entries`` are kept (least recently seen
+dropped first), so memory stays bounded. Thread-safe: a front end may look up on one thread while another
+stores fresh results.
 """
 
 from __future__ import annotations
@@ -33,19 +40,18 @@ import numpy as np
 
 from hotspot_core.errors import ConfigError
 from hotspot_core.image.boxes import Box, Roi, iou
-from hotspot_core.image.postprocess import peaks_in_image
 from hotspot_core.image.selection import Detection
 from hotspot_core.predictor import ObjectHotspots
 
-__all__ = ["ReuseConfig", "ResultCache", "Reused", "difference", "fingerprint", "reanchor"]
+__all__ = ["ReuseConfig", "ResultCache", "Reused", "difference", "fingerprint"]
 
 
 @dataclass(frozen=True)
 class ReuseConfig:
     enabled: bool = True
-    min_box_iou: float = 0.9  # current box vs the box the result was computed on
-    max_difference: float = 10.0  # largest fingerprint cell difference, grey levels (0-255)
-    fingerprint_size: int = 8  # fingerprint cells per side
+    min_box_iou: float = 0.5  # same object: detection box vs the remembered one (detector jitter tolerance)
+    max_difference: float = 12.0  # largest fingerprint cell difference, grey levels (0-255)
+    fingerprint_size: int = 12  # fingerprint cells per side
     expire_sec: float = 1.0  # forget an object not seen for this long (frame stamps)
     max_age_sec: float = 10.0  # recompute a result this old even if unchanged (0: never)
     max_entries: int = 64  # objects remembered at most
@@ -75,23 +81,9 @@ def difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean(axis=2).max())
 
 
-def reanchor(hotspots: ObjectHotspots, roi: Roi) -> ObjectHotspots:
-    """The same maps and scores placed on ``roi``: the peaks move with the box."""
-    if roi == hotspots.roi:
-        return hotspots
-    return ObjectHotspots(
-        roi,
-        hotspots.scores,
-        hotspots.action_indices,
-        hotspots.maps,
-        hotspots.map_max,
-        peaks_in_image(hotspots.maps, roi),
-    )
-
-
 @dataclass
 class Reused:
-    """A remembered result placed on the current box, and the stamp of the frame it was computed on."""
+    """A remembered result (on the crop box it was computed on) and the stamp of the frame it was computed on."""
 
     hotspots: ObjectHotspots
     stamp_ns: int
@@ -102,8 +94,7 @@ class _Entry:
     detection_id: str
     class_id: str
     box: Box  # the detection's box
-    roi: Box  # the crop the model ran on
-    fingerprint: np.ndarray
+    fingerprint: np.ndarray  # of the crop the model ran on (hotspots.roi)
     hotspots: ObjectHotspots
     stamp_ns: int  # the frame the model ran on
     seen_ns: int  # the last frame this object was looked up in
@@ -138,10 +129,9 @@ class ResultCache:
             return [None] * len(rois)
         return [fingerprint(rgb, roi, self.config.fingerprint_size) for roi in rois]
 
-    def lookup(
-        self, objects: Sequence[tuple[Detection, Roi]], prints: Sequence[np.ndarray | None], stamp_ns: int
-    ) -> list[Reused | None]:
-        """Per object: the remembered result placed on its ROI, or None (compute it). Also expires entries."""
+    def lookup(self, objects: Sequence[tuple[Detection, Roi]], rgb: np.ndarray, stamp_ns: int) -> list[Reused | None]:
+        """Per object: the remembered result if the current image ``rgb`` is unchanged at the crop box it was
+        computed on, else None (compute it). Also expires entries."""
         cfg = self.config
         if not cfg.enabled:
             return [None] * len(objects)
@@ -149,17 +139,14 @@ class ResultCache:
         with self._lock:
             self._expire(stamp_ns)
             used: set[int] = set()
-            for (det, roi), fp in zip(objects, prints):
-                entry = self._associate(det, roi, used)
-                if entry is None or fp is None:
+            for det, _ in objects:
+                entry = self._associate(det, used)
+                if entry is None:
                     out.append(None)
                     continue
                 used.add(id(entry))
                 entry.seen_ns = max(entry.seen_ns, stamp_ns)
-                if difference(fp, entry.fingerprint) <= cfg.max_difference:
-                    out.append(Reused(reanchor(entry.hotspots, roi), entry.stamp_ns))
-                else:
-                    out.append(None)
+                out.append(Reused(entry.hotspots, entry.stamp_ns) if self._unchanged(entry, rgb) else None)
         return out
 
     def store(self, det: Detection, fp: np.ndarray | None, hotspots: ObjectHotspots, stamp_ns: int) -> None:
@@ -169,8 +156,7 @@ class ResultCache:
             return
         with self._lock:
             self._remove(det)
-            roi = tuple(float(v) for v in hotspots.roi)
-            entry = _Entry(det.detection_id, det.class_id, det.box, roi, fp, hotspots, stamp_ns, stamp_ns)
+            entry = _Entry(det.detection_id, det.class_id, det.box, fp, hotspots, stamp_ns, stamp_ns)
             if det.detection_id:
                 self._by_id[det.detection_id] = entry
             else:
@@ -189,19 +175,26 @@ class ResultCache:
     def _matches(self, entry: _Entry, det: Detection) -> bool:
         return entry.class_id == det.class_id and iou(entry.box, det.box) >= self.config.min_box_iou
 
-    def _associate(self, det: Detection, roi: Roi, used: set[int]) -> _Entry | None:
-        ok = self.config.min_box_iou
+    def _unchanged(self, entry: _Entry, rgb: np.ndarray) -> bool:
+        """The image at the entry's crop box still has the fingerprint the result was computed with."""
+        roi = entry.hotspots.roi
+        if roi.x1 > rgb.shape[1] or roi.y1 > rgb.shape[0]:  # another image size: not the same scene
+            return False
+        now = fingerprint(rgb, roi, self.config.fingerprint_size)
+        return difference(now, entry.fingerprint) <= self.config.max_difference
+
+    def _associate(self, det: Detection, used: set[int]) -> _Entry | None:
+        """The remembered object this detection is: by tracking id, else the best-overlapping anonymous entry;
+        same class and box IoU >= min_box_iou either way (a recycled id on another object is not the same)."""
         if det.detection_id:
             entry = self._by_id.get(det.detection_id)
-            if entry is None or id(entry) in used or entry.class_id != det.class_id:
-                return None
-            return entry if iou(entry.roi, roi) >= ok else None
+            return entry if entry is not None and id(entry) not in used and self._matches(entry, det) else None
         best, best_iou = None, -1.0
         for entry in self._anonymous:
             if id(entry) in used or entry.class_id != det.class_id:
                 continue
-            overlap = iou(entry.roi, roi)
-            if overlap >= ok and overlap > best_iou:
+            overlap = iou(entry.box, det.box)
+            if overlap >= self.config.min_box_iou and overlap > best_iou:
                 best, best_iou = entry, overlap
         return best
 

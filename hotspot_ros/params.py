@@ -25,6 +25,8 @@ class Param:
     choices: tuple[str, ...] = ()
 
 
+_REUSE = ReuseConfig()  # the reuse parameters' defaults are the core's, so the two cannot drift apart
+
 PARAMS: dict[str, Param] = {
     # model and backend (read at configure)
     "model_path": Param("", "Hotspot checkpoint (.safetensors); empty: the shipped demo model"),
@@ -87,39 +89,47 @@ PARAMS: dict[str, Param] = {
     "max_objects": Param(16, "At most this many objects per frame (highest scores first)", 1, 256, 1, read_only=False),
     # result reuse (hotspot_core/reuse.py; changeable at run time)
     "reuse_results": Param(
-        True,
-        "Reuse an object's hotspots while its box and crop stay the same (false: run the "
+        _REUSE.enabled,
+        "Reuse an object's hotspots while the pixels it was computed on stay the same (false: run the "
         "model on every object of every frame)",
         read_only=False,
     ),
     "reuse_min_box_iou": Param(
-        0.9,
-        "Reuse only while the box overlaps the one the result was computed on by this IoU",
+        _REUSE.min_box_iou,
+        "A detection is a remembered object when its box overlaps the remembered box by this IoU "
+        "(tolerance for detector jitter; whether the object changed is decided by its pixels)",
         0.01,
         1.0,
         read_only=False,
     ),
     "reuse_max_difference": Param(
-        10.0,
-        "Reuse only while no cell of the downsampled crop differs by more than this many grey levels (0-255)",
+        _REUSE.max_difference,
+        "Reuse only while no cell of the downsampled crop, taken where the result was computed, differs by more "
+        "than this many grey levels (0-255)",
         0.0,
         255.0,
         read_only=False,
     ),
     "reuse_fingerprint_size": Param(
-        8, "Cells per side of the downsampled crop compared for reuse", 1, 64, 1, read_only=False
+        _REUSE.fingerprint_size, "Cells per side of the downsampled crop compared for reuse", 1, 64, 1, read_only=False
     ),
     "reuse_expire_sec": Param(
-        1.0, "Forget an object's result when it has not been seen for this long", 0.0, 60.0, read_only=False
+        _REUSE.expire_sec,
+        "Forget an object's result when it has not been seen for this long",
+        0.0,
+        60.0,
+        read_only=False,
     ),
     "reuse_max_age_sec": Param(
-        10.0,
+        _REUSE.max_age_sec,
         "Recompute a reused result this old even if its crop looks unchanged (0: never)",
         0.0,
         3600.0,
         read_only=False,
     ),
-    "reuse_max_entries": Param(64, "Objects whose results are remembered at most", 1, 4096, 1, read_only=False),
+    "reuse_max_entries": Param(
+        _REUSE.max_entries, "Objects whose results are remembered at most", 1, 4096, 1, read_only=False
+    ),
     # outputs
     "overlay_top_k": Param(
         1,

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Camera-rate benchmark of result reuse (issue 13), over the real middleware (not a test).
+"""Camera-rate benchmark of result reuse (issues 13, 18), over the real middleware (not a test).
 
-A camera at --rate Hz (default 30) sends --size images (default 640x480) with --objects boxes (default 8)
-to the hotspot node (its own process, shipped demo model unless --model, input_qos reliable). Two scenes:
+A camera at --rate Hz (default 30) sends --size images (default 640x480) of a real photo (scikit-image's
+CC0 coffee picture) with --objects objects pasted on it (default 8, crops of other scikit-image photos) and
+their detection boxes to the hotspot node (its own process, shipped demo model and YAML unless --model,
+input_qos reliable). With --jitter PX every box's centre and size move by uniform random offsets in
+[-PX, PX] each frame, as a real detector's boxes do on a still scene. Scenes:
 
   static   nothing changes;
-  change   every second one object (in turn) is replaced by another (a new picture inside its box).
+  move     every second one object (in turn) moves by --move-px pixels (its box follows, plus jitter);
+  change   every second one object (in turn) changes: moved by --move-px, replaced by another object,
+           or a skin-coloured hand patch enters its crop (the three kinds in turn).
 
 Each scene runs with reuse_results true and false (a fresh node each), --seconds long after --warmup
 seconds. Printed per run: frames sent and published (% and Hz), camera-to-output latency p50/p95 (stamp
 to receipt by this process), objects computed / reused per second and frames dropped busy (node stats), the
-node's own total p95 (decode to published); for the change scene also the delay from a change to the changed object's first fresh result and
-the count of outputs that showed a changed object with a result from before the change (must be 0).
+node's own total p95 (decode to published); for move/change also the delay from a change to the changed
+object's first fresh result and the count of outputs after a change that showed the changed object with a
+result from before it (must be 0).
 
-    AMENT_PREFIX_PATH=.venv nice -n 10 .venv/bin/python scripts/bench_reuse.py --seconds 25
+    AMENT_PREFIX_PATH=.venv nice -n 10 .venv/bin/python scripts/bench_reuse.py --seconds 60 --jitter 3
 """
 
 from __future__ import annotations
@@ -64,6 +70,57 @@ def boxes(n: int, w: int, h: int) -> list[tuple[int, int, int, int]]:
     return [((k % cols) * cw + (cw - side) // 2, (k // cols) * ch + (ch - side) // 2, side, side) for k in range(n)]
 
 
+class Scene:
+    """A photo with objects (crops of other photos) at rest, and the changes the benchmark makes to them."""
+
+    MOVES = ((1, 0), (0, 1), (-1, 0), (0, -1))  # directions in turn, so objects stay near their place
+    HAND_RGB = (224, 172, 150)
+
+    def __init__(self, w: int, h: int, n: int, rng: np.random.Generator) -> None:
+        import skimage.data
+
+        self.rng = rng
+        self.background = cv2.resize(skimage.data.coffee(), (w, h), interpolation=cv2.INTER_AREA)
+        self.sources = [skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.rocket()]
+        self.layout = boxes(n, w, h)
+        self.patches = [self._new_object(s) for _, _, s, _ in self.layout]
+        self.offsets = [(0, 0)] * n
+        self.moves = 0
+        self.picture = self._render()
+
+    def _new_object(self, side: int) -> np.ndarray:
+        src = self.sources[int(self.rng.integers(len(self.sources)))]
+        y, x = (int(self.rng.integers(0, d - 2 * side)) for d in src.shape[:2])
+        return cv2.resize(src[y : y + 2 * side, x : x + 2 * side], (side, side), interpolation=cv2.INTER_AREA)
+
+    def _render(self) -> np.ndarray:
+        out = self.background.copy()
+        for (x, y, s, _), patch, (dx, dy) in zip(self.layout, self.patches, self.offsets):
+            out[y + dy : y + dy + s, x + dx : x + dx + s] = patch
+        return out
+
+    def box(self, k: int) -> tuple[float, float, float]:
+        """Object k's true box: centre x, centre y, side."""
+        x, y, s, _ = self.layout[k]
+        dx, dy = self.offsets[k]
+        return x + dx + s / 2.0, y + dy + s / 2.0, float(s)
+
+    def change(self, k: int, kind: str, move_px: int) -> None:
+        if kind == "move":
+            ux, uy = self.MOVES[self.moves % len(self.MOVES)]
+            self.moves += 1
+            dx, dy = self.offsets[k]
+            self.offsets[k] = (dx + ux * move_px, dy + uy * move_px)
+        elif kind == "replace":
+            self.patches[k] = self._new_object(self.layout[k][2])
+        else:  # a hand over a third of the object, from its right edge
+            s = self.layout[k][2]
+            patch = self.patches[k].copy()
+            cv2.ellipse(patch, (s, s // 2), (s // 3, s // 4), 0, 0, 360, self.HAND_RGB, -1)
+            self.patches[k] = patch
+        self.picture = self._render()
+
+
 def run_once(args, scene: str, reuse: bool) -> Run:
     from interaction_hotspots.msg import HotspotArray, HotspotStats
     from rclpy.executors import SingleThreadedExecutor
@@ -108,9 +165,10 @@ def run_once(args, scene: str, reuse: bool) -> Run:
     spinner.start()
     w, h = args.size
     rng = np.random.default_rng(0)
-    picture = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-    data = picture.tobytes()
-    layout = boxes(args.objects, w, h)
+    jitter_rng = np.random.default_rng(1)
+    world = Scene(w, h, args.objects, rng)
+    data = world.picture.tobytes()
+    kinds = {"move": ["move"], "change": ["move", "replace", "hand"]}.get(scene, [])
     try:
         deadline = time.monotonic() + 180
         while (
@@ -128,21 +186,23 @@ def run_once(args, scene: str, reuse: bool) -> Run:
                 time.sleep(t_next - now)
             t_next += period
             measuring[0] = sending[0] = time.monotonic() >= start + args.warmup
-            change = scene == "change" and measuring[0] and time.monotonic() >= next_change
-            if change:  # another object in one box: a new 4x4 pattern of colours blown up to the box
-                x, y, s, _ = layout[changed % len(layout)]
-                pattern = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
-                picture[y : y + s, x : x + s] = cv2.resize(pattern, (s, s), interpolation=cv2.INTER_LINEAR)
-                data = picture.tobytes()
+            change = bool(kinds) and measuring[0] and time.monotonic() >= next_change
+            if change:
+                world.change(changed % args.objects, kinds[changed % len(kinds)], args.move_px)
+                data = world.picture.tobytes()
                 next_change += 1.0
             img = Image(height=h, width=w, encoding="rgb8", step=w * 3, data=data)
             img.header.stamp = client.get_clock().now().to_msg()
             img.header.frame_id = "camera"
             dets = Detection2DArray(header=img.header)
-            for k, (x, y, s, _) in enumerate(layout):
+            for k in range(args.objects):
+                cx, cy, s = world.box(k)
+                # the node pads by 10% per side: the crop is the object's square; jitter moves centre and size
+                bw, bh = s / 1.2, s / 1.2
+                cx, cy, bw, bh = (v + jitter_rng.uniform(-args.jitter, args.jitter) for v in (cx, cy, bw, bh))
                 d = Detection2D(header=img.header, id=f"o{k}")
-                d.bbox.center.position.x, d.bbox.center.position.y = x + s / 2.0, y + s / 2.0
-                d.bbox.size_x = d.bbox.size_y = float(s) / 1.2  # the node pads by 10% per side: crop = box
+                d.bbox.center.position.x, d.bbox.center.position.y = cx, cy
+                d.bbox.size_x, d.bbox.size_y = bw, bh
                 hyp = ObjectHypothesisWithPose()
                 hyp.hypothesis.class_id, hyp.hypothesis.score = "object", 0.9
                 d.results.append(hyp)
@@ -152,7 +212,7 @@ def run_once(args, scene: str, reuse: bool) -> Run:
             if measuring[0]:
                 run.sent.append(ns(img.header.stamp))
                 if change:
-                    run.changes.append((f"o{changed % len(layout)}", ns(img.header.stamp)))
+                    run.changes.append((f"o{changed % args.objects}", ns(img.header.stamp)))
                     changed += 1
             frame += 1
         sending[0] = False
@@ -193,7 +253,7 @@ def report(run: Run, seconds: float, rate: float) -> str:
         f"{100.0 * len(outs) / max(1, len(run.sent)):6.1f} {len(outs) / seconds:6.1f} {p50:8.0f} {p95:8.0f} "
         f"{computed:8.1f} {reused:7.1f} {busy:5d} {total:7.0f}  [not received ~{max(0.0, lost):.0f}, unmatched {unmatched}]"
     )
-    if run.scene == "change":
+    if run.scene != "static":
         delays, stale = [], 0
         for obj, t_change in run.changes:
             later = [o for o in outs if o.stamp_ns >= t_change]
@@ -220,7 +280,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
     parser.add_argument("--seconds", type=float, default=25.0)
     parser.add_argument("--warmup", type=float, default=4.0)
-    parser.add_argument("--scenes", nargs="+", default=["static", "change"], choices=["static", "change"])
+    parser.add_argument("--jitter", type=float, default=0.0, help="box centre/size jitter per frame, +- pixels")
+    parser.add_argument("--move-px", type=int, default=4, help="how far a moved object moves, pixels")
+    parser.add_argument("--scenes", nargs="+", default=["static", "change"], choices=["static", "move", "change"])
     parser.add_argument("--reuse", nargs="+", default=["on", "off"], choices=["on", "off"])
     args = parser.parse_args()
 
@@ -232,8 +294,8 @@ def main() -> None:
     rclpy.init()
     w, h = args.size
     print(
-        f"{args.rate:g} Hz x {args.objects} objects, {w}x{h}, device {args.device}, {args.seconds:g} s per run "
-        f"after {args.warmup:g} s warm-up"
+        f"{args.rate:g} Hz x {args.objects} objects, {w}x{h}, box jitter +-{args.jitter:g} px, device "
+        f"{args.device}, {args.seconds:g} s per run after {args.warmup:g} s warm-up"
     )
     print(
         f"{'scene':7s} {'reuse':5s} {'sent':>5s} {'publ':>5s} {'%':>6s} {'Hz':>6s} {'e2e p50':>8s} {'e2e p95':>8s} "
