@@ -20,6 +20,10 @@ object's first fresh result and the count of outputs after a change that showed 
 result from before it (must be 0).
 
     AMENT_PREFIX_PATH=.venv nice -n 10 .venv/bin/python scripts/bench_reuse.py --seconds 60 --jitter 3
+
+``--measure-fingerprints`` instead prints, without ROS, the fingerprint differences (hotspot_core.reuse, the
+shipped ReuseConfig) of the sample frames' objects against sensor-like noise, JPEG re-encoding, the object
+moved by 1-4 px and a hand-coloured patch in its crop: the margins the reuse threshold sits between.
 """
 
 from __future__ import annotations
@@ -271,6 +275,53 @@ def report(run: Run, seconds: float, rate: float) -> str:
     return row
 
 
+def measure_fingerprints() -> None:
+    """Fingerprint differences at the remembered crop box on the sample frames (see the module docstring)."""
+    import json
+
+    from hotspot_core.image.boxes import pad_and_clamp
+    from hotspot_core.reuse import ReuseConfig, difference, fingerprint
+
+    cfg = ReuseConfig()
+    samples = ROOT / "samples" / "demo"
+    rng = np.random.default_rng(0)
+    cases: dict[str, list[float]] = {}
+    frames = json.loads((samples / "detections.json").read_text())["frames"]
+    for entry in frames:
+        rgb = np.ascontiguousarray(cv2.imread(str(samples / entry["file"]))[..., ::-1])
+        h, w = rgb.shape[:2]
+        noisy = np.clip(rgb + rng.normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+        jpeg = cv2.imdecode(cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_QUALITY, 70])[1], cv2.IMREAD_UNCHANGED)
+        for d in entry["detections"]:
+            roi = pad_and_clamp(tuple(map(float, d["bbox"])), 0.1, w, h, 8)
+            if roi is None:
+                continue
+            ref = fingerprint(rgb, roi, cfg.fingerprint_size)
+
+            def add(name: str, image: np.ndarray, ref=ref, roi=roi) -> None:
+                cases.setdefault(name, []).append(difference(ref, fingerprint(image, roi, cfg.fingerprint_size)))
+
+            add("sensor noise sigma 6", noisy)
+            add("JPEG q70", jpeg)
+            for px in (1, 2, 3, 4):  # the whole picture moved px pixels in a random direction
+                a = rng.uniform(0, 2 * np.pi)
+                m = np.float32([[1, 0, px * np.cos(a)], [0, 1, px * np.sin(a)]])
+                add(f"moved {px} px", cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REFLECT))
+            hand = rgb.copy()  # a 60x40 px skin-coloured patch at a random place in the crop
+            x = int(rng.integers(roi.x0, max(roi.x0 + 1, roi.x1 - 60)))
+            y = int(rng.integers(roi.y0, max(roi.y0 + 1, roi.y1 - 40)))
+            hand[y : y + 40, x : x + 60] = Scene.HAND_RGB
+            add("60x40 px hand patch", hand)
+    print(
+        f"fingerprint differences, {cfg.fingerprint_size}x{cfg.fingerprint_size} cells, threshold "
+        f"{cfg.max_difference:g}, {len(next(iter(cases.values())))} objects of {len(frames)} sample frames"
+    )
+    print(f"{'case':22s} {'min':>6s} {'median':>7s} {'max':>6s}  over threshold")
+    for name, v in cases.items():
+        over = sum(x > cfg.max_difference for x in v)
+        print(f"{name:22s} {min(v):6.1f} {np.median(v):7.1f} {max(v):6.1f}  {over}/{len(v)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None)
@@ -284,7 +335,11 @@ def main() -> None:
     parser.add_argument("--move-px", type=int, default=4, help="how far a moved object moves, pixels")
     parser.add_argument("--scenes", nargs="+", default=["static", "change"], choices=["static", "move", "change"])
     parser.add_argument("--reuse", nargs="+", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--measure-fingerprints", action="store_true", help="print fingerprint margins (no ROS)")
     args = parser.parse_args()
+    if args.measure_fingerprints:
+        measure_fingerprints()
+        return
 
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
