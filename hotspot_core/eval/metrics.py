@@ -14,6 +14,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+# numpy >= 2.0 names it trapezoid (trapz deprecated); numpy 1.x (Ubuntu 24.04's 1.26) has only trapz
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz
+
 EPS = 1e-12
 METRIC_NAMES: tuple[str, ...] = ("KLD", "SIM", "AUC-J", "NSS")
 
@@ -22,6 +25,7 @@ __all__ = [
     "auc_judd",
     "evaluate",
     "format_results",
+    "format_stat",
     "kld",
     "nss",
     "preprocess_prediction",
@@ -130,7 +134,7 @@ def auc_judd(pred: np.ndarray, gt: np.ndarray, rng: np.random.Generator | None =
     k = np.arange(1, n_fix + 1)
     tp = np.concatenate(([0.0], k / n_fix, [1.0]))
     fp = np.concatenate(([0.0], (above - k) / float(n_pix - n_fix), [1.0]))
-    return float(np.trapezoid(tp, fp))
+    return float(_trapezoid(tp, fp))
 
 
 def nss(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -251,6 +255,13 @@ def format_results(results: Mapping[str, Mapping[str, float | int]]) -> str:
     for name in METRIC_NAMES:
         if name not in results:
             continue
-        r = results[name]
-        lines.append("%s: %.3f ± %.3f (%d/%d)" % (name, r["mean"], r["sem"], r["n_valid"], r["n_total"]))
+        lines.append(f"{name}: {format_stat(results[name])}")
     return "\n".join(lines)
+
+
+def format_stat(s: Mapping[str, float | int], signed: bool = False) -> str:
+    """``1.431 ± 0.024 (1042/1042)`` (``+`` sign with ``signed``), or ``n/a (0/10)`` when no item was scored."""
+    counts = "(%d/%d)" % (s["n_valid"], s["n_total"])
+    if not s["n_valid"]:
+        return f"n/a {counts}"  # the mean of nothing: NaN, which would print as "+nan ± nan"
+    return ("%+.3f ± %.3f " if signed else "%.3f ± %.3f ") % (s["mean"], s["sem"]) + counts
