@@ -15,7 +15,8 @@
 # A stamp file in the venv holds a hash of each step's inputs (requirements, msg and
 # package sources, this script, the interpreter); a second run with nothing changed
 # does nothing and takes well under a second. SETUP_ROS_FORCE=1 redoes everything;
-# SETUP_ROS_JOBS=N sets the build parallelism (default: nproc).
+# SETUP_ROS_JOBS=N sets the build parallelism (default: nproc). SETUP_ROS_REQUIREMENTS=FILE (a file
+# in this repository) installs another wheel set (scripts/robot_standin.sh: Jazzy's, --wheels-only).
 #
 # Afterwards, at run time:  export AMENT_PREFIX_PATH=VENV_DIR
 # (and run VENV_DIR/bin/python normally, never with -S or -I).
@@ -32,7 +33,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mkdir -p "$1"
 VENV="$(cd "$1" && pwd)"
 PY="$VENV/bin/python"
-REQ="$REPO/requirements/ros.txt"
+REQ="${SETUP_ROS_REQUIREMENTS:-$REPO/requirements/ros.txt}"
+REQ_REL="${REQ#"$REPO"/}"
 STAMP="$VENV/.interaction_hotspots_ros.stamp"
 # One build tree per venv, so that setting up several venvs never mixes caches.
 BUILD="$REPO/build/ros/$(basename "$VENV")-$(printf '%s' "$VENV" | sha256sum | cut -c1-8)"
@@ -70,13 +72,13 @@ up_to_date() {  # STEP HASH PRODUCT_FILE
 }
 
 # --- 1. wheels -------------------------------------------------------------------
-H_WHEELS="$(hash_of requirements/ros.txt)"
+H_WHEELS="$(hash_of "$REQ_REL")"
 if up_to_date wheels "$H_WHEELS" "$VENV/share/rosidl_default_generators/package.xml"; then
   log "ROS 2 wheels: up to date"
 else
   stamp_del wheels
   DID=1
-  log "pip install -r requirements/ros.txt into $VENV ..."
+  log "pip install -r $REQ_REL into $VENV ..."
   t=$SECONDS
   PIP_LOG="$(mktemp)"
   trap 'rm -f "$PIP_LOG"' EXIT
@@ -209,7 +211,7 @@ for p in "${prefixes[@]}"; do
   grep -q "interaction_hotspots" "$p/share/vision_msgs/package.xml" && continue
   real_vm="$p"; break
 done
-H_VM="$(hash_of compat requirements/ros.txt)"
+H_VM="$(hash_of compat "$REQ_REL")"
 if [[ -z "$real_vm" ]] && ! up_to_date vision_msgs "$H_VM" \
       "$VENV/share/vision_msgs/interaction_hotspots_stand_in"; then
   # Importable from elsewhere (e.g. a sourced ROS 2 on PYTHONPATH)?
@@ -236,7 +238,7 @@ fi
 # (b) the root interface package. The Python packages (hotspot_core, ...) are imported
 # from the checkout (scripts/setup.sh pip-installs it editable) and launch/ + config/
 # are symlinked: copies in the venv would shadow later edits.
-H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node requirements/ros.txt)"
+H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node scripts/hotspot_recorder scripts/hotspot_sample_source "$REQ_REL")"
 # launch/ and config/ are installed as directories of per-file symlinks (ros2 launch's search does
 # not follow a symlinked directory): the set of file names matters, not their contents.
 H_IH+="-$(cd "$REPO" && ls -1 launch config 2>/dev/null | sha256sum | cut -c1-16)"
