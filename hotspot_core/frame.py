@@ -37,7 +37,7 @@ from hotspot_core.dan.demonstration import (
 )
 from hotspot_core.errors import ConfigError
 from hotspot_core.image.boxes import Roi, pad_and_clamp
-from hotspot_core.image.geometry import deproject, depth_at
+from hotspot_core.image.geometry import SurfaceNormal, deproject, depth_at, surface_normal, valid_intrinsics
 from hotspot_core.image.selection import Detection, StabilityFilter, in_contact, split_hands
 from hotspot_core.predictor import HotspotPredictor, ObjectHotspots
 from hotspot_core.reuse import ResultCache, ReuseConfig, Reused
@@ -75,6 +75,8 @@ class FrameConfig:
     min_box_size_px: int = 8  # boxes smaller than this on a side after clamping are skipped
     max_objects: int = 16  # at most this many objects per frame (highest scores first)
     marker_default_depth_m: float = 1.0  # without valid depth, markers sit on the peak's ray at this distance
+    normal_radius_px: int = 5  # surface normal at a peak: plane fitted to the (2r+1)^2 depth pixels around it
+    normal_max_residual_m: float = 0.01  # ... trusted only while the points' RMS distance from it is at most this
     reuse: ReuseConfig = field(default_factory=ReuseConfig)  # result reuse for unchanged objects
 
     def __post_init__(self) -> None:
@@ -89,6 +91,8 @@ class FrameConfig:
             ("min_box_size_px", self.min_box_size_px >= 1, ">= 1"),
             ("max_objects", self.max_objects >= 1, ">= 1"),
             ("marker_default_depth_m", self.marker_default_depth_m > 0, "> 0"),
+            ("normal_radius_px", self.normal_radius_px >= 1, ">= 1"),
+            ("normal_max_residual_m", self.normal_max_residual_m >= 0, ">= 0"),
         ]
         for name, ok, want in checks:
             if not ok:
@@ -154,6 +158,8 @@ class FrameCounts:
     objects_processed: int = 0  # fed to the model (fresh results)
     objects_reused: int = 0  # results reused from an earlier frame
     depth_unusable: int = 0
+    camera_info_invalid: int = 0  # frames whose camera model was unusable (fx/fy <= 0, non-finite): no 3-D
+    peaks_without_depth: int = 0  # peaks with a depth image but no valid reading there (NaN/0): no position
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -173,7 +179,8 @@ class FrameObject:
     """One processed object: its detection, hotspots, and per map the 3-D peak and marker point.
 
     positions[k]: the camera-frame peak of map k (None without valid depth there); markers[k]: where to draw
-    it (the peak, else its ray at the default depth). Both None without intrinsics. reused: the hotspots come
+    it (the peak, else its ray at the default depth). Both None without intrinsics. normals[k]: the depth
+    surface's normal at the peak (``geometry.surface_normal``; None without depth). reused: the hotspots come
     from an earlier frame (stamp computed_stamp_ns) and this frame's pixels at their crop box
     (``hotspots.roi``) are unchanged; else computed on this frame. ``detection`` is always this frame's.
     """
@@ -182,6 +189,7 @@ class FrameObject:
     hotspots: ObjectHotspots
     positions: list[Point3 | None] | None = None
     markers: list[Point3 | None] | None = None
+    normals: list[SurfaceNormal | None] | None = None
     reused: bool = False
     computed_stamp_ns: int = 0
 
@@ -197,6 +205,10 @@ class FrameResult:
     times: FrameTimes
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (kind, text): the front end throttles by kind
     demonstration: DemonstrationResult | None = None
+    # the 3-D inputs the positions came from (None where unusable), for a front end's further geometry
+    # (e.g. ``geometry.region_points`` only while someone listens)
+    depth_m: np.ndarray | None = None
+    intrinsics: np.ndarray | None = None
 
 
 @dataclass
@@ -412,11 +424,13 @@ class FramePipeline:
         ]
         counts.objects_processed += len(fresh)
         counts.objects_reused += len(objects) - len(fresh)
-        self._place_in_3d(objects, frame.depth_m, frame.intrinsics, frame.rgb.shape, counts, frame.warnings)
+        depth_m, k = self._place_in_3d(
+            objects, frame.depth_m, frame.intrinsics, frame.rgb.shape, counts, frame.warnings
+        )
         t2 = time.perf_counter()
         model = inference + postprocess
         times = FrameTimes(frame.seconds + max(0.0, (t1 - t0) - model), inference, postprocess + (t2 - t1))
-        return FrameResult(objects, counts, times, frame.warnings, frame.demonstration)
+        return FrameResult(objects, counts, times, frame.warnings, frame.demonstration, depth_m, k)
 
     def refresh(self, frame: PreparedFrame) -> int:
         """Recompute and remember only the objects of ``frame`` due for a refresh (no result: the frame itself
@@ -457,18 +471,26 @@ class FramePipeline:
         shape: tuple[int, ...],
         counts: FrameCounts,
         warnings: list[tuple[str, str]],
-    ) -> None:
-        """Per object and map: the 3-D peak (needs depth) and the point its marker is drawn at.
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per object and map: the 3-D peak and surface normal (need depth) and the point its marker is drawn
+        at. Returns the depth and K actually used (None where unusable).
 
         Without a valid depth reading the marker sits on the peak's ray at marker_default_depth_m;
         without a camera model there is neither.
         """
         if k is None:
-            return
+            return None, None
+        if not valid_intrinsics(k):
+            counts.camera_info_invalid += 1
+            warnings.append(
+                (
+                    "camera_info",
+                    "camera_info has no valid intrinsics (fx, fy must be finite and > 0, got K = "
+                    f"{np.asarray(k, np.float64).ravel().tolist()}): no 3-D peaks, no markers",
+                )
+            )
+            return None, None
         k = np.asarray(k, np.float64).reshape(3, 3)
-        if not (k[0, 0] > 0 and k[1, 1] > 0):
-            warnings.append(("camera_info", "camera_info has no valid intrinsics (fx, fy <= 0): no 3-D peaks"))
-            return
         if depth_m is not None and depth_m.shape != tuple(shape[:2]):
             counts.depth_unusable += 1
             warnings.append(
@@ -479,10 +501,18 @@ class FramePipeline:
                 )
             )
             depth_m = None
+        cfg = self.config
         for obj in objects:
             obj.positions, obj.markers = [], []
+            obj.normals = [] if depth_m is not None else None
             for u, v, _ in obj.hotspots.peaks:
                 z = depth_at(depth_m, u, v) if depth_m is not None else math.nan
                 p = deproject(u, v, z, k) if math.isfinite(z) else None
                 obj.positions.append(p)
-                obj.markers.append(p if p is not None else deproject(u, v, self.config.marker_default_depth_m, k))
+                obj.markers.append(p if p is not None else deproject(u, v, cfg.marker_default_depth_m, k))
+                if depth_m is not None:
+                    counts.peaks_without_depth += p is None
+                    obj.normals.append(
+                        surface_normal(depth_m, u, v, k, cfg.normal_radius_px, max_residual_m=cfg.normal_max_residual_m)
+                    )
+        return depth_m, k

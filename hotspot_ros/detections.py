@@ -9,21 +9,27 @@ from hotspot_core.image.selection import Detection
 def detections_from_msg(msg) -> list[Detection]:
     """All detections of a Detection2DArray (None: none), in message order.
 
-    Class and score come from the best-scoring hypothesis ("" and 0.0 without any); the box is converted
-    from centre + size to corners as is (degenerate or non-finite boxes are the pipeline's to count).
+    Class and score come from the best-scoring hypothesis ("" and 0.0 without any): ``class_id`` is the
+    hypothesis' string as sent (a name such as "cup", or an index such as "41" for detectors that send
+    indices; compared as text with object_classes / hand_classes). The box is converted from centre + size
+    to corners as is (degenerate or non-finite boxes are the pipeline's to count); the received bbox and the
+    position in the message are kept (``source_box``, ``index``) for the outputs.
     """
     if msg is None:
         return []
     out = []
-    for d in msg.detections:
+    for i, d in enumerate(msg.detections):
         best = max(d.results, key=lambda r: r.hypothesis.score, default=None)
-        box = center_size_to_xyxy(d.bbox.center.position.x, d.bbox.center.position.y, d.bbox.size_x, d.bbox.size_y)
+        b = d.bbox
+        box = center_size_to_xyxy(b.center.position.x, b.center.position.y, b.size_x, b.size_y)
         out.append(
             Detection(
                 box=box,
                 class_id=best.hypothesis.class_id if best else "",
                 score=float(best.hypothesis.score) if best else 0.0,
                 detection_id=d.id,
+                index=i,
+                source_box=(b.center.position.x, b.center.position.y, b.size_x, b.size_y, b.center.theta),
             )
         )
     return out

@@ -23,12 +23,25 @@ IMAGE_DROP_REASONS = (
     "images_unmatched",
     "images_duplicate_stamp",
 )
-WARN_COUNTERS = IMAGE_DROP_REASONS + ("detections_unmatched", "images_lost", "images_missing", "time_jumps")
+# Inputs a robot sends badly or not at all (3-D outputs missing): frames with use_depth but no depth or
+# camera_info, unusable depth or camera_info, peaks with no depth reading.
+INPUT_PROBLEM_COUNTERS = (
+    "depth_missing",
+    "depth_unusable",
+    "camera_info_missing",
+    "camera_info_invalid",
+    "peaks_without_depth",
+)
+WARN_COUNTERS = (
+    IMAGE_DROP_REASONS
+    + ("detections_unmatched", "images_lost", "images_missing", "time_jumps")
+    + INPUT_PROBLEM_COUNTERS
+)
 
 
 def frame_accounting(c: Mapping[str, int]) -> dict[str, int]:
-    """received = processed + each drop reason + still waiting (images not matched yet, in the worker)
-    - images that made a second frame (detections sent twice with one stamp).
+    """received = processed + each drop reason + still waiting (images not matched yet, frames held for
+    their depth, in the worker) - images that made a second frame (detections sent twice with one stamp).
 
     Returns the terms and ``unaccounted`` (0 when every image is accounted for).
     """
@@ -36,6 +49,7 @@ def frame_accounting(c: Mapping[str, int]) -> dict[str, int]:
     terms["frames_processed"] = int(c.get("frames_processed", 0))
     terms["images_waiting"] = int(c.get("images_waiting", 0))
     terms["frames_in_worker"] = int(c.get("frames_in_worker", 0))
+    terms["frames_waiting_depth"] = int(c.get("frames_waiting_depth", 0))  # matched, held for their depth
     terms["images_matched_again"] = -int(c.get("images_matched_again", 0))  # one image, two frames
     terms["unaccounted"] = int(c.get("frames_received", 0)) - sum(terms.values())
     return terms

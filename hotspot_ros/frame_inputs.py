@@ -7,6 +7,7 @@ Callbacks only file messages into the stamp caches (cheap); each matched frame g
 from __future__ import annotations
 
 import posixpath
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from .qos import InputSubscription
 from .stamp_sync import FrameMatcher
 
 INPUT_QUEUE_DEPTH = 5  # messages per input subscription waiting for the executor (not frames waiting for work)
+DEPTH_WAIT_CHECK_S = 0.02  # use_depth: how often frames held for their depth are checked for depth_wait_sec
 
 
 def stamp_ns(header) -> int:
@@ -44,6 +46,7 @@ class FrameInputs:
         self.matcher = FrameMatcher(cache_size)  # images, depth, hands, detections by stamp
         self.camera_info: CameraInfo | None = None
         self._subs: dict[str, InputSubscription] = {}
+        self._depth_timer = None  # releases frames held for a depth that does not come (depth_wait_sec)
         self._last_seq: dict[bytes, int] = {}  # image publisher gid -> last publication sequence number
 
     @property
@@ -70,6 +73,7 @@ class FrameInputs:
         add("detections", Detection2DArray, self._on_detections, INPUT_QUEUE_DEPTH)
         if settings.use_depth:
             add("depth", Image, self._on_depth, INPUT_QUEUE_DEPTH)
+            self._depth_timer = self._node.create_timer(DEPTH_WAIT_CHECK_S, self._on_depth_timer)
         if settings.use_hand_topic:
             add("hand_detections", Detection2DArray, self._on_hands, INPUT_QUEUE_DEPTH)
         # CameraInfo follows the image topic (image_transport's camera subscriber convention), so remapping
@@ -80,9 +84,17 @@ class FrameInputs:
         for sub in self._subs.values():
             sub.destroy()
         self._subs = {}
+        if self._depth_timer is not None:
+            self._node.destroy_timer(self._depth_timer)
+            self._depth_timer = None
 
     def clear(self) -> None:
         self.matcher.clear()
+
+    @property
+    def camera_info_topic(self) -> str:
+        """The camera_info topic subscribed (resolved), for log lines."""
+        return self._node.resolve_topic_name(self._camera_info_topic())
 
     def _camera_info_topic(self) -> str:
         node = self._node
@@ -126,6 +138,12 @@ class FrameInputs:
     def _on_depth(self, msg: Image) -> None:
         with self._book.lock:
             self.matcher.depths.add(stamp_ns(msg.header), msg)
+            self._match_locked()  # a frame may be waiting for this depth
+
+    def _on_depth_timer(self) -> None:
+        with self._book.lock:
+            if self.matcher.waiting_for_depth():
+                self._match_locked()
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self.camera_info = msg
@@ -142,7 +160,14 @@ class FrameInputs:
 
     def _match_locked(self) -> None:
         s, counters = self._settings(), self._book.counters
-        frames, unmatched = self.matcher.match(int(s.stamp_tolerance_sec * 1e9), s.use_depth, s.use_hand_topic)
+        frames, unmatched = self.matcher.match(
+            int(s.stamp_tolerance_sec * 1e9),
+            s.use_depth,
+            s.use_hand_topic,
+            depth_tolerance_ns=int(s.depth_stamp_tolerance_sec * 1e9),
+            depth_wait_ns=int(s.depth_wait_sec * 1e9),
+            now_ns=time.monotonic_ns(),
+        )
         image = self._subs.get("image")
         for t in unmatched:
             counters.detections_unmatched += 1
@@ -172,4 +197,5 @@ class FrameInputs:
         c["images_waiting"] = self.matcher.images.unmatched()
         c["images_matched_again"] = self.matcher.images.matched_again
         c["detections_waiting"] = self.matcher.waiting_detections()
+        c["frames_waiting_depth"] = self.matcher.waiting_for_depth()
         return c

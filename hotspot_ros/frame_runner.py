@@ -90,11 +90,20 @@ class FrameRunner:
             return
         info = self.inputs.camera_info if self.inputs is not None else None
         k = np.asarray(info.k, np.float64).reshape(3, 3) if info is not None else None
+        if info is None and s.use_depth:  # depth without a camera model gives nothing in 3-D: say so
+            book.count("camera_info_missing")
+            book.warn(
+                "camera_info_missing",
+                f"no camera_info received yet on {self.inputs.camera_info_topic if self.inputs else 'camera_info'}: "
+                "frame processed without 3-D peaks, normals, points or markers (its depth is unused)",
+            )
         depth_m = self._decode_depth(depth) if depth is not None and info is not None else None
         t_decode = time.perf_counter() - t0
-        prepared = pipeline.prepare(
-            rgb, detections_from_msg(det), detections_from_msg(hands), depth_m, k, stamp_ns(image.header)
-        )
+        objects, hand_list = detections_from_msg(det), detections_from_msg(hands)
+        without_id = sum(not d.detection_id for d in objects)
+        if without_id:  # normal for many detectors; outputs are then keyed by class and box order
+            book.count("detections_without_id", without_id)
+        prepared = pipeline.prepare(rgb, objects, hand_list, depth_m, k, stamp_ns(image.header))
         if prepared.demonstration is not None:  # published now: the frame itself may yet be dropped
             self._publish_demonstration(image.header, prepared.demonstration)
         job = (image.header, prepared, pipeline, t0, t_decode, False)
@@ -151,5 +160,5 @@ class FrameRunner:
             return depth_to_metres(depth)
         except (UnsupportedEncoding, CorruptImage) as exc:
             self._book.count("depth_unusable")
-            self._book.warn("depth", f"depth ignored: {exc}")
+            self._book.warn("depth_decode", f"depth ignored: {exc}")  # a kind of its own: not throttled by size
             return None

@@ -34,6 +34,10 @@ class Counters:
     objects_processed: int = 0
     objects_reused: int = 0
     depth_unusable: int = 0
+    camera_info_missing: int = 0  # use_depth: frames processed before any camera_info arrived (no 3-D)
+    camera_info_invalid: int = 0  # frames whose camera_info had no usable intrinsics (fx/fy <= 0, non-finite)
+    peaks_without_depth: int = 0  # peaks with a depth image but no valid reading there (NaN/0): no position
+    detections_without_id: int = 0  # detections with an empty id (outputs keyed by class and box order)
     overlays_rendered: int = 0
 
     def as_dict(self) -> dict[str, int]:

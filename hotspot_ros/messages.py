@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 from interaction_hotspots.msg import HotspotArray, HotspotPeak, HotspotStats, InteractionRecognition, ObjectHotspots
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image, RegionOfInterest
+from sensor_msgs.msg import Image, PointCloud2, PointField, RegionOfInterest
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hotspot_core.frame import FrameObject
+from hotspot_core.frame import FrameObject, FrameResult
+from hotspot_core.image.geometry import region_points
 from hotspot_core.image.overlay import OverlayConfig, action_colour, render_overlay
 from hotspot_core.predictor import ObjectHotspots as CoreObject
 
@@ -29,6 +31,7 @@ def create_publishers(node, demonstrations: bool) -> dict:
         "actions": node.create_lifecycle_publisher(HotspotArray, "hotspots/actions", latched),
         "overlay": node.create_lifecycle_publisher(Image, "hotspots/overlay", out),
         "markers": node.create_lifecycle_publisher(MarkerArray, "hotspots/markers", out),
+        "points": node.create_lifecycle_publisher(PointCloud2, "hotspots/points", out),
         "stats": node.create_lifecycle_publisher(HotspotStats, "hotspots/stats", out),
     }
     if demonstrations:
@@ -47,6 +50,15 @@ def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameOb
         res, positions = obj.hotspots, obj.positions
         o = ObjectHotspots()
         o.detection_id = obj.detection.detection_id
+        o.detection_index = max(0, int(obj.detection.index))
+        if len(obj.detection.source_box) == 5:
+            (
+                o.detection_center_x,
+                o.detection_center_y,
+                o.detection_size_x,
+                o.detection_size_y,
+                o.detection_theta,
+            ) = (float(v) for v in obj.detection.source_box)
         o.class_id = obj.detection.class_id
         o.detection_score = float(obj.detection.score)
         o.reused = bool(obj.reused)
@@ -72,43 +84,153 @@ def hotspot_array(header, action_names: Sequence[str], objects: Sequence[FrameOb
             if positions is not None and positions[k] is not None:
                 p.has_position = True
                 p.position = Point(x=positions[k][0], y=positions[k][1], z=positions[k][2])
+            normal = obj.normals[k] if obj.normals is not None else None
+            if normal is not None:
+                p.has_normal = bool(normal.valid)
+                p.normal = Vector3(x=normal.normal[0], y=normal.normal[1], z=normal.normal[2])
+                p.normal_residual_m = float(normal.residual_m)
+            else:
+                p.normal_residual_m = float("nan")
             o.peaks.append(p)
         out.objects.append(o)
     return out
 
 
+def object_keys(objects: Sequence[ObjectHotspots]) -> list[str]:
+    """A key per object that does not depend on the detector's order: ``id:<detection_id>`` when the detector
+    gives ids; else ``<class_id>#<n>``, n = the object's rank among this frame's id-less objects of its class
+    ordered by box (left edge, then top edge), so two cups keep their keys when the detector lists them the
+    other way round (they swap only when their boxes do)."""
+    keys = [f"id:{o.detection_id}" if o.detection_id else "" for o in objects]
+    anonymous: dict[str, list[int]] = {}
+    for i, o in enumerate(objects):
+        if not o.detection_id:
+            anonymous.setdefault(o.class_id, []).append(i)
+    for cls, members in anonymous.items():
+        order = sorted(members, key=lambda i: (objects[i].roi.x_offset, objects[i].roi.y_offset, i))
+        for rank, i in enumerate(order):
+            keys[i] = f"{cls}#{rank}"
+    return keys
+
+
+def marker_id(key: str) -> int:
+    """A stable, non-negative int32 marker id for an object key (CRC-32, the same in every process)."""
+    return zlib.crc32(key.encode()) & 0x7FFFFFFF
+
+
+RAY_NEAR_M = 0.1  # a peak without depth is drawn as its ray from this distance to the default depth
+NORMAL_ARROW_M = 0.05  # length of the approach arrow drawn along a valid normal
+
+
+def _marker(header, ns: str, oid: int, kind: int, rgb: tuple[float, ...], alpha: float, life: Duration) -> Marker:
+    m = Marker()
+    m.header = header
+    m.ns, m.id, m.type, m.action = ns, oid, kind, Marker.ADD
+    m.pose.orientation.w = 1.0
+    m.color.r, m.color.g, m.color.b, m.color.a = *rgb, alpha
+    m.lifetime = life
+    return m
+
+
 def peak_markers(
     msg: HotspotArray, lifetime_s: float, rays: list[list[tuple[float, float, float] | None]]
 ) -> MarkerArray:
-    """One sphere per object and action at its 3-D peak (on the ray at a default depth without depth).
+    """Markers of every object and action with a camera model; namespace = the action's name (+ suffix):
 
-    rays[i][k]: the point to draw for object i, map k, or None (no camera model: nothing to draw).
-    A DELETEALL first clears markers of objects that disappeared.
+    ``<action>``         SPHERE at the measured 3-D peak (HotspotPeak.has_position);
+    ``<action>/normal``  ARROW ending at that peak, along -normal (the approach direction), where has_normal;
+    ``<action>/ray``     LINE_STRIP along the peak's viewing ray (RAY_NEAR_M to marker_default_depth_m) where
+                         no depth was measured: a direction, never a point at a guessed depth.
+
+    Marker ids are per object, ``marker_id(object_keys(...))``: the same object keeps its id whatever order
+    the detector lists it in. rays[i][k]: the point to draw for object i, map k (the peak, else its ray at
+    the default depth), or None (no camera model: nothing to draw). A DELETEALL first clears markers of
+    objects that disappeared.
     """
     out = MarkerArray()
     clear = Marker(action=Marker.DELETEALL)
     clear.header = msg.header
     out.markers.append(clear)
     life = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
-    for i, obj in enumerate(msg.objects):
+    for i, (obj, key) in enumerate(zip(msg.objects, object_keys(msg.objects))):
         for k, peak in enumerate(obj.peaks):
             point = rays[i][k] if i < len(rays) and rays[i] is not None else None
             if point is None:
                 continue
-            m = Marker()
-            m.header = msg.header
-            m.ns = msg.action_names[peak.action_index]
-            m.id = i * len(msg.action_names) + int(peak.action_index)
-            m.type, m.action = Marker.SPHERE, Marker.ADD
-            m.pose.position = Point(x=point[0], y=point[1], z=point[2])
-            m.pose.orientation.w = 1.0
-            m.scale.x = m.scale.y = m.scale.z = 0.03
-            r, g, b = action_colour(int(peak.action_index))
-            m.color.r, m.color.g, m.color.b = r / 255.0, g / 255.0, b / 255.0
-            m.color.a = float(max(0.3, peak.value)) if peak.has_position else 0.35
-            m.lifetime = life
-            out.markers.append(m)
+            action = msg.action_names[peak.action_index]
+            rgb = tuple(c / 255.0 for c in action_colour(int(peak.action_index)))
+            oid = marker_id(key)
+
+            if peak.has_position:
+                m = _marker(msg.header, action, oid, Marker.SPHERE, rgb, float(max(0.3, peak.value)), life)
+                m.pose.position = Point(x=point[0], y=point[1], z=point[2])
+                m.scale.x = m.scale.y = m.scale.z = 0.03
+                out.markers.append(m)
+                if peak.has_normal:
+                    n, p = peak.normal, peak.position
+                    m = _marker(msg.header, f"{action}/normal", oid, Marker.ARROW, rgb, 0.9, life)
+                    tail = Point(
+                        x=p.x + NORMAL_ARROW_M * n.x, y=p.y + NORMAL_ARROW_M * n.y, z=p.z + NORMAL_ARROW_M * n.z
+                    )
+                    m.points = [tail, Point(x=p.x, y=p.y, z=p.z)]
+                    m.scale.x, m.scale.y, m.scale.z = 0.005, 0.01, 0.015  # shaft, head diameter, head length
+                    out.markers.append(m)
+            else:
+                m = _marker(msg.header, f"{action}/ray", oid, Marker.LINE_STRIP, rgb, 0.5, life)
+                length = float(np.linalg.norm(point))
+                near = min(RAY_NEAR_M / length, 1.0) if length > 0 else 1.0
+                m.points = [Point(x=near * point[0], y=near * point[1], z=near * point[2])]
+                m.points.append(Point(x=point[0], y=point[1], z=point[2]))
+                m.scale.x = 0.004  # line width
+                out.markers.append(m)
     return out
+
+
+POINT_FIELDS = (("x", PointField.FLOAT32), ("y", PointField.FLOAT32), ("z", PointField.FLOAT32))
+POINT_DTYPE = np.dtype(
+    [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("action", "<u4"), ("object", "<u4"), ("value", "<f4")]
+)
+
+
+def hotspot_points(header, result: FrameResult, threshold: float, max_per_map: int) -> PointCloud2:
+    """hotspots/points: every object's hotspot regions in 3-D, one unorganised PointCloud2 (height 1).
+
+    Per object and map (``geometry.region_points``): the crop's pixels whose map value is at or above
+    ``threshold`` (of the map's maximum) and that have a depth reading, back-projected, at most
+    ``max_per_map`` of them. Fields: x, y, z (float32, metres, camera optical frame = header.frame_id),
+    action (uint32, index into HotspotArray.action_names), object (uint32, index into HotspotArray.objects
+    of the same stamp), value (float32, the max-normalised map value there, in [threshold, 1]).
+    Empty (width 0) without depth or camera model.
+    """
+    chunks = []
+    if result.depth_m is not None and result.intrinsics is not None:
+        for i, obj in enumerate(result.objects):
+            h = obj.hotspots
+            for k, action in enumerate(h.action_indices):
+                pts = region_points(h.maps[k], h.roi, result.depth_m, result.intrinsics, threshold, max_per_map)
+                chunk = np.empty(len(pts), POINT_DTYPE)
+                chunk["x"], chunk["y"], chunk["z"], chunk["value"] = pts[:, 0], pts[:, 1], pts[:, 2], pts[:, 3]
+                chunk["action"], chunk["object"] = int(action), i
+                chunks.append(chunk)
+    data = np.concatenate(chunks) if chunks else np.empty(0, POINT_DTYPE)
+    cloud = PointCloud2()
+    cloud.header = header
+    cloud.height, cloud.width = 1, len(data)
+    cloud.fields = [
+        PointField(name=name, offset=POINT_DTYPE.fields[name][1], datatype=kind, count=1)
+        for name, kind in (
+            *POINT_FIELDS,
+            ("action", PointField.UINT32),
+            ("object", PointField.UINT32),
+            ("value", PointField.FLOAT32),
+        )
+    ]
+    cloud.is_bigendian = False
+    cloud.point_step = POINT_DTYPE.itemsize
+    cloud.row_step = POINT_DTYPE.itemsize * len(data)
+    cloud.is_dense = True  # only points with a depth reading are included
+    cloud.data = data.tobytes()
+    return cloud
 
 
 def overlay_image(

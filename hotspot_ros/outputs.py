@@ -12,7 +12,15 @@ from interaction_hotspots.msg import HotspotArray
 from hotspot_core.frame import FrameResult
 
 from .frame_book import FrameBook
-from .messages import create_publishers, hotspot_array, overlay_image, peak_markers, stats_line, stats_message
+from .messages import (
+    create_publishers,
+    hotspot_array,
+    hotspot_points,
+    overlay_image,
+    peak_markers,
+    stats_line,
+    stats_message,
+)
 from .params import NodeSettings
 
 
@@ -42,6 +50,8 @@ class Outputs:
         msg = hotspot_array(header, actions, result.objects)
         self._pubs["hotspots"].publish(msg)
         self._pubs["markers"].publish(peak_markers(msg, s.marker_lifetime_sec, [o.markers for o in result.objects]))
+        if self._pubs["points"].get_subscription_count() > 0:  # back-projecting regions costs: only when used
+            self._pubs["points"].publish(hotspot_points(header, result, s.points_threshold, s.points_max_per_map))
         if self._pubs["overlay"].get_subscription_count() > 0:
             labels = [(o.label, o.hotspots) for o in result.objects]
             self._pubs["overlay"].publish(

@@ -61,6 +61,23 @@ PARAMS: dict[str, Param] = {
         "Subscribe to the aligned depth image and publish 3-D peaks (camera_info is always "
         "subscribed: without depth, markers sit on the peak ray at marker_default_depth_m)",
     ),
+    "depth_stamp_tolerance_sec": Param(
+        0.02,
+        "Max stamp difference to pair a depth image with the colour frame (the closest wins; aligned depth "
+        "carries the depth sensor's stamp, a few ms off the colour one unless the camera syncs them)",
+        0.0,
+        1.0,
+        read_only=False,
+    ),
+    "depth_wait_sec": Param(
+        0.1,
+        "use_depth: how long a frame whose depth has not arrived yet waits for it (depth is published after "
+        "its colour frame); it goes on without depth (counted: depth_missing) at once when a later depth has "
+        "arrived, else after this long (0: never wait)",
+        0.0,
+        2.0,
+        read_only=False,
+    ),
     "use_hand_topic": Param(False, "Subscribe to a separate hand-detections topic for the contact test"),
     "image_cache_size": Param(30, "Recent images kept for stamp matching", 1, 300, 1),
     "stamp_tolerance_sec": Param(
@@ -151,6 +168,36 @@ PARAMS: dict[str, Param] = {
     "marker_default_depth_m": Param(
         1.0, "Without valid depth, markers sit on the peak's ray at this distance", 0.05, 100.0, read_only=False
     ),
+    "normal_radius_px": Param(
+        5,
+        "Surface normal at a peak: plane fitted to the depth pixels within this many pixels of it",
+        1,
+        50,
+        1,
+        read_only=False,
+    ),
+    "normal_max_residual_m": Param(
+        0.01,
+        "A peak's normal is valid only while the depth points' RMS distance from the fitted plane is at most this",
+        0.0,
+        1.0,
+        read_only=False,
+    ),
+    "points_threshold": Param(
+        0.5,
+        "hotspots/points: a map's region in 3-D is its pixels at or above this fraction of the map's maximum",
+        0.01,
+        1.0,
+        read_only=False,
+    ),
+    "points_max_per_map": Param(
+        500,
+        "hotspots/points: at most this many points per object and action (evenly spaced over the region)",
+        1,
+        100000,
+        1,
+        read_only=False,
+    ),
     "stats_period_sec": Param(5.0, "Period of the stats topic and log line", 0.1, 3600.0),
     # watching a person demonstrate an interaction (Dual Attention Network; off by default)
     "demonstration_mode": Param(
@@ -185,6 +232,8 @@ class NodeSettings:
     warmup_runs: int
     input_qos: str
     use_depth: bool
+    depth_stamp_tolerance_sec: float
+    depth_wait_sec: float
     use_hand_topic: bool
     image_cache_size: int
     stamp_tolerance_sec: float
@@ -209,6 +258,10 @@ class NodeSettings:
     overlay_threshold: float
     marker_lifetime_sec: float
     marker_default_depth_m: float
+    normal_radius_px: int
+    normal_max_residual_m: float
+    points_threshold: float
+    points_max_per_map: int
     stats_period_sec: float
     demonstration_mode: bool
     demonstration_model_path: str
@@ -239,6 +292,8 @@ class NodeSettings:
             min_box_size_px=self.min_box_size_px,
             max_objects=self.max_objects,
             marker_default_depth_m=self.marker_default_depth_m,
+            normal_radius_px=self.normal_radius_px,
+            normal_max_residual_m=self.normal_max_residual_m,
             reuse=ReuseConfig(
                 enabled=self.reuse_results,
                 min_box_iou=self.reuse_min_box_iou,

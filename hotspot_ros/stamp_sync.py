@@ -20,6 +20,7 @@ class MatchCounts:
     images_duplicate_stamp: int = 0  # images replaced by a newer image with the same stamp
     time_jumps: int = 0  # backwards stamp jumps beyond the matching window (caches cleared)
     detections_cleared: int = 0  # detections waiting for an image when a time jump cleared the caches
+    depth_missing: int = 0  # use_depth: frames that went on without depth (none paired within the wait)
 
 
 class StampCache(Generic[T]):
@@ -88,12 +89,19 @@ class FrameMatcher(Generic[T]):
     ``add_image`` keeps the books (``counts``): images that never became a frame, same-stamp images
     replaced, and backwards image time jumps beyond ``jump_ns`` (a bag replayed with --loop), after which
     every cache is cleared (older entries would match nothing of the new time line).
+
+    Depth comes after its colour frame (a camera aligns it to colour first), so with ``use_depth`` and a
+    ``depth_wait_ns`` a frame whose depth is not cached yet is held: it leaves with the depth of the closest
+    stamp within ``depth_tolerance_ns`` when that arrives, and without depth (counted: ``depth_missing``)
+    once a depth stamped later than that window has arrived (the stream is in order: its depth was lost)
+    or after ``depth_wait_ns`` of ``now_ns`` (the depth stream stalled), whichever comes first.
     """
 
     def __init__(self, size: int, give_up_ns: int = 1_000_000_000, jump_ns: int = 3_000_000_000) -> None:
         self.size, self.give_up_ns, self.jump_ns = size, give_up_ns, max(jump_ns, give_up_ns)
         self.images, self.depths, self.hands = StampCache[T](size), StampCache[T](size), StampCache[T](size)
         self._detections: list[tuple[int, T]] = []
+        self._held: list[tuple[int, T, T, T | None, int]] = []  # (stamp, image, detections, hands, held since)
         self.counts = MatchCounts()
 
     def resize(self, size: int) -> None:
@@ -107,11 +115,18 @@ class FrameMatcher(Generic[T]):
         self.counts.images_unmatched += self.images.clear()
         for cache in (self.depths, self.hands):
             cache.clear()
-        dropped, self._detections = len(self._detections), []
+        # frames held for depth never became frames: their images count as unmatched, detections as dropped
+        self.counts.images_unmatched += len(self._held)
+        dropped, self._detections = len(self._detections) + len(self._held), []
+        self._held = []
         return dropped
 
     def waiting_detections(self) -> int:
         return len(self._detections)
+
+    def waiting_for_depth(self) -> int:
+        """Frames matched (image + detections) and held until their depth arrives."""
+        return len(self._held)
 
     def add_image(self, stamp_ns: int, msg: T) -> int | None:
         """Cache an image. Returns the size of a backwards time jump (ns) when it cleared the caches first
@@ -132,15 +147,27 @@ class FrameMatcher(Generic[T]):
     def add_detections(self, stamp_ns: int, msg: T) -> None:
         self._detections.append((stamp_ns, msg))
 
-    def match(self, tolerance_ns: int, use_depth: bool, use_hands: bool) -> tuple[list[tuple], list[int]]:
+    def match(
+        self,
+        tolerance_ns: int,
+        use_depth: bool,
+        use_hands: bool,
+        depth_tolerance_ns: int | None = None,
+        depth_wait_ns: int = 0,
+        now_ns: int = 0,
+    ) -> tuple[list[tuple], list[int]]:
+        """Frames ready now (image, detections, depth or None, hands or None), in stamp order, and the stamps
+        of detections given up. ``depth_tolerance_ns`` defaults to ``tolerance_ns``."""
         newest = self.images.newest_stamp()
+        dtol = tolerance_ns if depth_tolerance_ns is None else depth_tolerance_ns
         frames, unmatched, keep = [], [], []
+        candidates = [(t, image, det, hands, since) for t, image, det, hands, since in self._held]
+        self._held = []
         for t, det in self._detections:
             image = self.images.match(t, tolerance_ns)
             if image is not None:
-                depth = self.depths.match(t, tolerance_ns) if use_depth else None
                 hands = self.hands.match(t, tolerance_ns) if use_hands else None
-                frames.append((image, det, depth, hands))
+                candidates.append((t, image, det, hands, now_ns))
             elif newest is not None and newest - t > self.give_up_ns:
                 unmatched.append(t)
             else:
@@ -149,4 +176,16 @@ class FrameMatcher(Generic[T]):
             unmatched += [t for t, _ in keep[: len(keep) - self.size]]
             keep = keep[-self.size :]
         self._detections = keep
+        for t, image, det, hands, since in candidates:
+            depth = self.depths.match(t, dtol) if use_depth else None
+            if depth is not None or not use_depth:
+                frames.append((image, det, depth, hands))
+                continue
+            newest_depth = self.depths.newest_stamp()
+            lost = newest_depth is not None and newest_depth - t > dtol
+            if lost or now_ns - since >= depth_wait_ns or len(self._held) >= self.size:
+                self.counts.depth_missing += 1
+                frames.append((image, det, None, hands))
+            else:
+                self._held.append((t, image, det, hands, since))
         return frames, unmatched

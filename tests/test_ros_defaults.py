@@ -179,10 +179,12 @@ def _run_defaults(tmp_path, log, image_qos, publisher: str, image_topic: str = "
         expected = "reliable" if publisher == "reliable" else "best_effort"
         resolved = image_topic if image_topic.startswith("/") else f"{ns}/{image_topic}"
         assert f"input_qos auto: {resolved}: {expected}" in text, text[-2000:]
-        # markers from camera_info alone (no depth): on the peak's ray at marker_default_depth_m (1.0 m)
-        spheres = [m for arr in client.markers for m in arr.markers if m.action == Marker.ADD]
-        assert spheres, "no markers without depth"
-        assert all(math.isclose(m.pose.position.z, 1.0, rel_tol=1e-6) for m in spheres)
+        # markers from camera_info alone (no depth): the peak's ray up to marker_default_depth_m (1.0 m), drawn
+        # as a line in "<action>/ray", never as a sphere that would look like a measured point
+        rays = [m for arr in client.markers for m in arr.markers if m.action == Marker.ADD]
+        assert rays, "no markers without depth"
+        assert all(m.type == Marker.LINE_STRIP and m.ns.endswith("/ray") for m in rays)
+        assert all(math.isclose(m.points[-1].z, 1.0, rel_tol=1e-6) for m in rays)
         assert "Traceback" not in text and "[ERROR]" not in text, text[-3000:]
     finally:
         client.close()

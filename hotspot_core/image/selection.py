@@ -20,13 +20,17 @@ class Detection:
 
     box: (x0, y0, x1, y1) source-image pixels (may be degenerate or non-finite: the pipeline counts those);
     class_id / score: the detector's best hypothesis ("" / 0.0 without one); detection_id: the tracking id
-    when the detector gives one, else "".
+    when the detector gives one, else "". index: its position in the detector's message (-1: unknown);
+    source_box: the detector's own box as received, in the front end's form (the ROS node: centre x, centre
+    y, size x, size y, theta of vision_msgs/BoundingBox2D), passed through to the outputs untouched.
     """
 
     box: Box
     class_id: str = ""
     score: float = 0.0
     detection_id: str = ""
+    index: int = -1
+    source_box: tuple[float, ...] = ()
 
 
 def split_hands(
