@@ -16,6 +16,12 @@ pass nothing, so a user's YAML is never silently overridden by a launch default.
 Topic arguments remap the node's inputs; left empty the node's names stay (`image`, `detections`,
 ...). `camera_info` follows the image topic (<image namespace>/camera_info) unless remapped.
 
+RViz: `rviz:=true` also starts rviz2 with config/hotspots.rviz (or `rviz_config:=...`) in the node's
+namespace, with the node's topic remaps, and `rviz_fixed_frame` (default camera_color_optical_frame: set
+it to your camera's optical frame) as its fixed frame. The config names the topics relative
+(`hotspots/overlay`, `hotspots/markers`, `hotspots/points`, `image`), so they resolve to the node's own.
+rviz2 is not a dependency: it is only looked for when asked.
+
 Set-ups without `launch` (PyPI): `hotspot-node --params-file config/hotspot.yaml --ros-args -r image:=...`
 starts the same node with the same YAML file.
 """
@@ -25,7 +31,7 @@ from pathlib import Path
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import LifecycleNode
+from launch_ros.actions import LifecycleNode, Node
 
 from launch import LaunchContext, LaunchDescription
 
@@ -51,6 +57,13 @@ def _is_true(text: str) -> bool:
     return value in ("true", "1", "yes", "on")
 
 
+def _is_true_arg(name: str, text: str) -> bool:
+    try:
+        return _is_true(text)
+    except ValueError:
+        raise ValueError(f"{name} must be true or false, got {text!r}") from None
+
+
 def _node(context: LaunchContext) -> list:
     def get(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
@@ -59,6 +72,21 @@ def _node(context: LaunchContext) -> list:
     overrides = {name: get(name) for name in OVERRIDES if get(name)}
     if overrides:
         parameters.append(overrides)  # after the file: explicit arguments win
+    remappings = [(topic, get(topic)) for topic in TOPICS if get(topic)]
+    rviz = []
+    if _is_true_arg("rviz", get("rviz")):
+        # same namespace and remaps as the node: the config's relative topics resolve to the node's topics
+        rviz.append(
+            Node(
+                package="rviz2",
+                executable="rviz2",
+                name="hotspots_rviz",
+                namespace=get("namespace"),
+                arguments=["-d", get("rviz_config"), "-f", get("rviz_fixed_frame")],
+                remappings=remappings,
+                output="screen",
+            )
+        )
     return [
         LifecycleNode(
             package="interaction_hotspots",
@@ -66,11 +94,11 @@ def _node(context: LaunchContext) -> list:
             name=get("node_name"),
             namespace=get("namespace"),
             parameters=parameters,
-            remappings=[(topic, get(topic)) for topic in TOPICS if get(topic)],
+            remappings=remappings,
             arguments=[] if _is_true(get("autostart")) else ["--no-autostart"],
             output="screen",
         )
-    ]
+    ] + rviz
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -80,6 +108,9 @@ def generate_launch_description() -> LaunchDescription:
         "node_name": ("hotspot_node", "Name of the node"),
         "params_file": (str(share / "config" / "hotspot.yaml"), "Node parameters (YAML)"),
         "autostart": ("true", "true: the node configures and activates itself; false: it waits unconfigured"),
+        "rviz": ("false", "true: also start rviz2 with rviz_config (overlay, markers, hotspot points)"),
+        "rviz_config": (str(share / "config" / "hotspots.rviz"), "RViz config used with rviz:=true"),
+        "rviz_fixed_frame": ("camera_color_optical_frame", "RViz fixed frame: the camera's optical frame"),
         **{topic: ("", desc + "; empty: not remapped") for topic, desc in TOPICS.items()},
         **{name: ("", desc) for name, desc in OVERRIDES.items()},
     }
