@@ -10,7 +10,6 @@ Without `launch` (PyPI set-ups), `make demo` runs the same three processes.
 """
 
 import json
-import sys
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
@@ -25,6 +24,7 @@ from launch.event_handlers import OnProcessExit, OnProcessIO
 from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
+from launch_ros.substitutions import ExecutableInPackage
 
 from launch import LaunchDescription
 
@@ -51,14 +51,12 @@ def generate_launch_description() -> LaunchDescription:
     share = Path(get_package_share_directory("interaction_hotspots"))
     samples = share / "samples" / "demo"
     frames = len(json.loads((samples / "detections.json").read_text())["frames"])
-    # The helpers run with the interpreter that runs the launch (the venv's in a development set-up,
-    # the distribution's python3 on a robot): they import hotspot_ros like the node does.
-    python = sys.executable or "python3"
+    # The helpers start as the node does: the package's executables (scripts/hotspot_*), which run the
+    # python3 on PATH, i.e. the venv with torch and mcap once it is activated. Not sys.executable: under
+    # `ros2 launch` on a robot that is the distribution's Python, which has neither.
     camera = ExecuteProcess(
         cmd=[
-            python,
-            "-m",
-            "hotspot_ros.sample_source",
+            ExecutableInPackage("hotspot_sample_source", "interaction_hotspots"),
             "--samples",
             str(samples),
             "--rate",
@@ -69,9 +67,7 @@ def generate_launch_description() -> LaunchDescription:
     )
     recorder = ExecuteProcess(
         cmd=[
-            python,
-            "-m",
-            "hotspot_ros.recorder",
+            ExecutableInPackage("hotspot_recorder", "interaction_hotspots"),
             "--output",
             LaunchConfiguration("output_dir"),
             "--expect",

@@ -43,8 +43,9 @@ def package_overlay(prefix: Path) -> Path:
     (index / PKG).touch()
     lib = prefix / "lib" / PKG
     lib.mkdir(parents=True, exist_ok=True)
-    if not (lib / "hotspot_node").exists():
-        (lib / "hotspot_node").symlink_to(ROOT / "scripts" / "hotspot_node")
+    for exe in ("hotspot_node", "hotspot_recorder", "hotspot_sample_source"):  # CMakeLists.txt installs these
+        if not (lib / exe).exists():
+            (lib / exe).symlink_to(ROOT / "scripts" / exe)
     return prefix
 
 
