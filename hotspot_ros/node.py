@@ -29,6 +29,7 @@ from .diagnostics import diagnostic_array, frame_accounting, level_and_message
 from .frame_book import FrameBook
 from .frame_inputs import FrameInputs
 from .frame_runner import FrameRunner
+from .install_hints import batch_profile_refusal, missing_module_message
 from .outputs import Outputs
 from .params import PARAMS, NodeSettings, apply_changes, descriptor
 
@@ -78,6 +79,11 @@ class HotspotNode(LifecycleNode):
         # Runtime-changeable values take effect on the next frame; read-only ones at the next configure.
         current = {n: self.get_parameter(n).value for n in PARAMS}
         new, why, later = apply_changes(current, {p.name: p.value for p in params})
+        pipeline = self.pipeline
+        if new is not None and pipeline is not None and new.max_objects != self.settings.max_objects:
+            backend = pipeline.predictor.backend
+            why = batch_profile_refusal(backend.name, getattr(backend, "max_batch", None), new.max_objects) or ""
+            new = None if why else new
         if new is None:
             return SetParametersResult(successful=False, reason=why)
         if self.pipeline is not None:
@@ -94,6 +100,9 @@ class HotspotNode(LifecycleNode):
             self._load_model()
         except MODEL_ERRORS as exc:
             self.get_logger().error(f"configure failed: cannot load model: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        except ImportError as exc:  # an optional backend's module (onnx, tensorrt) missing: say which
+            self.get_logger().error(f"configure failed: {missing_module_message(exc, self.settings.backend)}")
             return TransitionCallbackReturn.FAILURE
         self.inputs.matcher.resize(self.settings.image_cache_size)
         self.outputs.create(self.settings.demonstration_mode)
@@ -114,6 +123,9 @@ class HotspotNode(LifecycleNode):
                 self._load_model()
             except MODEL_ERRORS as exc:
                 self.get_logger().error(f"activate failed: cannot load model: {exc}")
+                return TransitionCallbackReturn.FAILURE
+            except ImportError as exc:
+                self.get_logger().error(f"activate failed: {missing_module_message(exc, self.settings.backend)}")
                 return TransitionCallbackReturn.FAILURE
         seconds = self.pipeline.warm_up(self.settings.warmup_runs)
         self.get_logger().info(f"warm-up {1000 * seconds:.0f} ms")
