@@ -146,3 +146,18 @@ def test_no_other_part_and_no_maps_leave_nan():
     r = part_metrics({"img": np.stack([_peaked(*HANDLE_CENTRE)])}, items)
     assert r["vs_other"]["hit"]["n_valid"] == 0
     assert r["vs_mean"]["hit"]["n_valid"] == 1 and r["vs_mean"]["hit"]["mean"] == 0.0
+
+
+def test_a_difference_no_image_qualifies_for_prints_n_a_not_nan():
+    """One action per image: no pair of actions to compare, so the own - other lines have nothing to average."""
+    from hotspot_core.eval.metrics import format_results
+
+    items = [PartItem("img", 0, _gt(HANDLE), SHAPE, HANDLE, "handle")]
+    r = part_metrics({"img": np.stack([_peaked(*HANDLE_CENTRE), _peaked(*BODY_CENTRE)])}, items)
+    assert r["vs_other"]["hit"]["n_valid"] == 0 and math.isnan(r["vs_other"]["hit"]["mean"])
+    text = format_part_metrics(r)
+    assert "own - other action hit: n/a (0/1)" in text
+    assert "peak-on-part small: 1.000 ± 0.000 (1/1)" in text
+    assert "nan" not in text
+    empty = {"KLD": {"mean": math.nan, "sem": math.nan, "n_valid": 0, "n_total": 10}}
+    assert format_results(empty) == "KLD: n/a (0/10)"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import auc_judd, kld, preprocess_prediction, resize_map
+from .metrics import auc_judd, format_stat, kld, preprocess_prediction, resize_map
 
 __all__ = [
     "WHOLE_BODY_PARTS",
@@ -217,10 +217,8 @@ def format_part_metrics(r: Mapping[str, Mapping[str, Mapping[str, float | int]]]
     lines = []
     for kind, s in r["peak_on_part"].items():
         if s["n_total"]:
-            lines.append(
-                "peak-on-part %s: %.3f ± %.3f (%d/%d)" % (kind, s["mean"], s["sem"], s["n_valid"], s["n_total"])
-            )
+            lines.append(f"peak-on-part {kind}: {format_stat(s)}")
     for name, label in (("vs_mean", "own - mean"), ("vs_other", "own - other action")):
         for m, s in r[name].items():
-            lines.append("%s %s: %+.3f ± %.3f (%d/%d)" % (label, m, s["mean"], s["sem"], s["n_valid"], s["n_total"]))
+            lines.append(f"{label} {m}: {format_stat(s, signed=True)}")
     return "\n".join(lines)
