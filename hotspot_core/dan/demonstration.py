@@ -2,7 +2,8 @@
 
 The node feeds every processed frame (stamp, RGB image, hand boxes, object boxes) to
 ``DemonstrationRecognizer.add_frame``. It keeps the last ``clip_frames`` frames (resized to the model's
-input, so the buffer stays small) and watches for a hand touching an object box:
+input, so the buffer stays small) and watches for a hand touching an object box, by the one definition
+of an interaction (``hotspot_core.interactions``, shared with the offline finder of demonstrations):
 
 * an interaction starts after ``contact_frames`` consecutive frames with contact;
 * ``trigger='contact'`` recognises the clip right then; ``trigger='release'`` waits until the hand has
@@ -16,7 +17,6 @@ every clip frame, the object's box on the last frame and the action's interval f
 
 from __future__ import annotations
 
-import math
 import os
 from collections import deque
 from collections.abc import Sequence
@@ -25,8 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from hotspot_core.dan.predictor import DANPredictor, Recognition
-from hotspot_core.image.boxes import Box, boxes_touch
-from hotspot_core.image.selection import Detection, split_hands
+from hotspot_core.image.boxes import Box
+from hotspot_core.interactions import ContactRule, InteractionSegmenter, demonstration_inputs, touching
+
+__all__ = [
+    "TRIGGERS",
+    "DemonstrationRecognizer",
+    "DemonstrationResult",
+    "DemonstrationSettings",
+    "demonstration_inputs",
+    "touching",
+]
 
 TRIGGERS = ("contact", "release")
 
@@ -82,36 +91,6 @@ class DemonstrationResult:
         return self.stamps_ns[t.start], self.stamps_ns[t.end - 1]
 
 
-def _usable(box: Box) -> bool:
-    return all(math.isfinite(v) for v in box) and box[2] > box[0] and box[3] > box[1]
-
-
-def demonstration_inputs(
-    detections: Sequence[Detection], hand_detections: Sequence[Detection], hand_classes: Sequence[str]
-) -> tuple[list[Box], list[tuple[str, str, Box]]]:
-    """A frame's detections as ``add_frame`` wants them: hand boxes and (id, class, box) objects.
-
-    Hands as in ``selection.split_hands``; boxes with a non-finite or empty extent are left out.
-    """
-    hands, objects = split_hands(detections, hand_detections, hand_classes)
-    return ([h for h in hands if _usable(h)], [(d.detection_id, d.class_id, d.box) for d in objects if _usable(d.box)])
-
-
-def touching(
-    hands: Sequence[Box], objects: Sequence[tuple[str, str, Box]], margin: float
-) -> tuple[str, str, Box] | None:
-    """The object (id, class, box) a hand touches (the one with the largest overlap), or None."""
-    best, best_area = None, -1.0
-    for det in objects:
-        box = det[2]
-        for h in hands:
-            if boxes_touch(h, box, margin):
-                area = max(0.0, min(h[2], box[2]) - max(h[0], box[0])) * max(0.0, min(h[3], box[3]) - max(h[1], box[1]))
-                if area > best_area:
-                    best, best_area = det, area
-    return best
-
-
 class DemonstrationRecognizer:
     """Clip buffer + hand-contact trigger + DAN recognition (see the module docstring)."""
 
@@ -120,12 +99,9 @@ class DemonstrationRecognizer:
         self.settings = settings or DemonstrationSettings()
         self._frames: deque[tuple[int, np.ndarray]] = deque(maxlen=self.settings.clip_frames)
         self._image_size: tuple[int, int] | None = None
-        self._contact_run = 0  # consecutive frames with contact
-        self._release_run = 0  # consecutive frames without contact
-        self._active = False  # an interaction is going on
-        self._reported = False  # this interaction has been recognised
-        self._interaction_frames = 0
-        self._last_detection: tuple[str, str, Box] | None = None
+        s = self.settings
+        self._segmenter = InteractionSegmenter(ContactRule(s.contact_frames, s.release_frames, s.contact_margin_px))
+        self._reported = False  # the interaction going on has been recognised
         self.recognitions = 0
 
     @classmethod
@@ -140,9 +116,8 @@ class DemonstrationRecognizer:
         """Forget the buffered frames and any interaction in progress."""
         self._frames.clear()
         self._image_size = None
-        self._contact_run = self._release_run = self._interaction_frames = 0
-        self._active = self._reported = False
-        self._last_detection = None
+        self._segmenter.reset()
+        self._reported = False
 
     @property
     def buffered(self) -> int:
@@ -150,7 +125,7 @@ class DemonstrationRecognizer:
 
     @property
     def interacting(self) -> bool:
-        return self._active
+        return self._segmenter.active
 
     def add_frame(
         self, stamp_ns: int, rgb: np.ndarray, hands: Sequence[Box], objects: Sequence[tuple[str, str, Box]]
@@ -165,26 +140,17 @@ class DemonstrationRecognizer:
         self._image_size = size  # type: ignore[assignment]
         self._frames.append((int(stamp_ns), self.predictor.prepare(rgb)))
         s = self.settings
-        det = touching(hands, objects, s.contact_margin_px)
-        if det is not None:
-            self._contact_run += 1
-            self._release_run = 0
-            self._last_detection = det
-        else:
-            self._contact_run = 0
-            self._release_run += 1
-        if not self._active and self._contact_run >= s.contact_frames:
-            self._active, self._reported, self._interaction_frames = True, False, self._contact_run - 1
-        if not self._active:
+        step = self._segmenter.update(stamp_ns, hands, objects)
+        if step.started is not None:
+            self._reported = False
+        if not step.in_interaction:
             return None
-        self._interaction_frames += 1
-        if self._release_run >= s.release_frames:
-            self._active = False
+        if step.ended is not None:
             fire = s.trigger == "release" and not self._reported
         elif s.trigger == "contact":
             fire = not self._reported
         else:
-            fire = not self._reported and self._interaction_frames >= s.clip_frames
+            fire = not self._reported and step.frames >= s.clip_frames
         if not fire or len(self._frames) < s.min_clip_frames:
             return None
         self._reported = True
@@ -199,4 +165,4 @@ class DemonstrationRecognizer:
         fps = (len(stamps) - 1) / span if span > 0 else 0.0
         rec = self.predictor.recognise([f for _, f in self._frames], fps, image_size=self._image_size)
         self.recognitions += 1
-        return DemonstrationResult(rec, stamps, self._last_detection, self._image_size)
+        return DemonstrationResult(rec, stamps, self._segmenter.last_touched, self._image_size)

@@ -21,7 +21,15 @@ from .draw import (
     textured_background,
 )
 
-__all__ = ["catalogue_pose", "render_catalogue", "fit_in_frame", "ease_out", "ClipRecorder", "render_clip"]
+__all__ = [
+    "catalogue_pose",
+    "render_catalogue",
+    "fit_in_frame",
+    "ease_out",
+    "ClipRecorder",
+    "verb_motion",
+    "render_clip",
+]
 
 
 class ClipRecorder(Protocol):
@@ -81,6 +89,32 @@ def ease_out(x: float) -> float:
     return 1 - (1 - x) ** 2
 
 
+def verb_motion(verb: str, q: float, lift: float) -> tuple[PartState, float, float]:
+    """How ``verb`` moves things at progress ``q`` in [0, 1]: the acted-on part's state, the object's vertical
+    offset (object units, up is negative; ``lift`` is pick up / put down's height) and the hand's rotation."""
+    st = PartState()
+    obj_dy = 0.0
+    hand_rot = 0.0
+    if verb == "rotate":
+        st.angle = math.radians(100) * q
+        hand_rot = math.radians(60) * q
+    elif verb == "push":
+        st.shift = -0.035 * min(1.0, 2 * q)
+        st.scale = 1.0 - 0.1 * min(1.0, 2 * q)
+        st.shade = 1.0 - 0.35 * min(1.0, 2 * q)
+    elif verb == "pull":
+        st.shift = 0.22 * q
+    elif verb == "touch":
+        st.shade = 1.0 + 0.25 * q
+    elif verb == "pick up":
+        obj_dy = -lift * q
+    elif verb == "put down":
+        obj_dy = -lift * (1.0 - q)
+    elif verb == "hold":
+        obj_dy = -0.02 * q
+    return st, obj_dy, hand_rot
+
+
 def render_clip(
     inst: Instance, verb: str, nframes: int, size: int, rng: np.random.Generator, record: ClipRecorder | None = None
 ) -> list[np.ndarray]:
@@ -119,26 +153,7 @@ def render_clip(
     for t in range(nframes):
         a = ease_out(t / n_approach)
         q = 0.0 if t < n_approach else (t - n_approach + 1) / max(1, nframes - n_approach)
-        st = PartState()
-        obj_dy = 0.0
-        hand_rot = 0.0
-        if verb == "rotate":
-            st.angle = math.radians(100) * q
-            hand_rot = math.radians(60) * q
-        elif verb == "push":
-            st.shift = -0.035 * min(1.0, 2 * q)
-            st.scale = 1.0 - 0.1 * min(1.0, 2 * q)
-            st.shade = 1.0 - 0.35 * min(1.0, 2 * q)
-        elif verb == "pull":
-            st.shift = 0.22 * q
-        elif verb == "touch":
-            st.shade = 1.0 + 0.25 * q
-        elif verb == "pick up":
-            obj_dy = -lift * q
-        elif verb == "put down":
-            obj_dy = -lift * (1.0 - q)
-        elif verb == "hold":
-            obj_dy = -0.02 * q
+        st, obj_dy, hand_rot = verb_motion(verb, q, lift)
         fpose = Pose(pose.cx, pose.cy + obj_dy * obj_size, pose.size, pose.angle)
         img = bg.copy()
         draw_object(img, inst, fpose, {part.name: st})
