@@ -249,6 +249,7 @@ class FramePipeline:
         self.demonstrations = demonstrations
         self.stability = StabilityFilter(self.config.stability_frames, self.config.stability_iou)
         self.cache = ResultCache(self.config.reuse)
+        self._crop_rule = (self.config.box_padding, self.config.min_box_size_px)  # the crops cached results used
 
     @classmethod
     def load(
@@ -378,6 +379,10 @@ class FramePipeline:
             self.stability.configure(cfg.stability_frames, cfg.stability_iou)
         if cfg.reuse != self.cache.config:
             self.cache.configure(cfg.reuse)
+        if (cfg.box_padding, cfg.min_box_size_px) != self._crop_rule:
+            # reused results keep the crop they were computed on: another crop rule must recompute them
+            self.cache.clear()
+            self._crop_rule = (cfg.box_padding, cfg.min_box_size_px)
         t0 = time.perf_counter()
         counts, warnings, touched = FrameCounts(), [], []
         chosen = self.select(detections, hand_detections, rgb.shape[1], rgb.shape[0], counts, warnings, touched)

@@ -291,3 +291,16 @@ def test_old_results_are_refreshed_and_prepare_complete_split(predictor):
         pipeline.process(rgb, dets, stamp_ns=(1366 + 33 * k) * MS)
     last = pipeline.process(rgb, dets, stamp_ns=1500 * MS)
     assert all(o.computed_stamp_ns >= 1300 * MS for o in last.objects), "every old result got refreshed"
+
+
+def test_a_new_crop_rule_recomputes(predictor):
+    """Reused results stay on the crop they were computed on: a changed box_padding must not reuse them."""
+    rgb, dets = sample(5)
+    pipeline = fresh(predictor)
+    pipeline.process(rgb, dets, stamp_ns=33 * MS)
+    assert pipeline.process(rgb, dets, stamp_ns=66 * MS).counts.objects_reused == len(dets)
+    pipeline.configure(replace(pipeline.config, box_padding=0.0))
+    out = pipeline.process(rgb, dets, stamp_ns=99 * MS)
+    assert out.counts.objects_processed == len(dets) and out.counts.objects_reused == 0
+    for obj, r in zip(out.objects, recompute(predictor, rgb, dets, box_padding=0.0).objects):
+        assert_same_hotspots(obj.hotspots, r.hotspots)

@@ -90,6 +90,7 @@ def stats_accounted(st) -> int:
         + st.images_unmatched
         + st.images_duplicate_stamp
         + st.images_waiting
+        + st.frames_waiting_depth
         + st.frames_in_worker
         - st.images_matched_again
     )
