@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from hotspot_core import cli
 from hotspot_core.demo_model import demo_model_path
 
 from .run import node_command
@@ -48,11 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = args.model or demo_model_path()
     if not model.is_file():
-        print(
-            f"demo model not found: {model}\n(make it with: .venv/bin/python -m training.make_demo_model)",
-            file=sys.stderr,
-        )
-        return 2
+        cli.fail(f"demo model not found: {model} (make it with: .venv/bin/python -m training.make_demo_model)")
     out = args.output.resolve()
     out.mkdir(parents=True, exist_ok=True)
     for old in (out / "overlays").glob("*.png") if (out / "overlays").is_dir() else []:
@@ -162,4 +159,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.run(main)

@@ -28,6 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
+from hotspot_core import cli
 from hotspot_core.image.overlay_grid import contact_sheet
 
 from . import stop_signals
@@ -208,4 +209,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.run(main)

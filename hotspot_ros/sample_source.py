@@ -22,6 +22,8 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
 
+from hotspot_core import cli
+
 from . import stop_signals
 from .image_codec import rgb_to_image_fields
 
@@ -128,4 +130,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.run(main)

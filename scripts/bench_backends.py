@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import torch
 
+from hotspot_core import cli
 from hotspot_core.backends import BACKEND_NAMES, create_backend
 from hotspot_core.errors import BackendError
 from hotspot_core.hotspots.flops import graph_flops, matmul_throughput
@@ -199,4 +200,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from hotspot_core import cli  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.train import train  # noqa: E402
@@ -77,4 +78,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

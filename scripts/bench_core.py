@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from hotspot_core import cli
 from hotspot_core.hotspots.model import build_model
 
 
@@ -84,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

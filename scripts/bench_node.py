@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hotspot_core import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +40,8 @@ def main() -> None:
         "with reuse on this would time the reuse path, see scripts/bench_reuse.py)",
     )
     args = parser.parse_args()
+    if args.model is not None and not args.model.is_file():  # before starting a node that would fail on it
+        parser.error(f"no such model file: {args.model}")
 
     os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -122,4 +126,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

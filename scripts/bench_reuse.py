@@ -42,6 +42,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from hotspot_core import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -337,6 +339,8 @@ def main() -> None:
     parser.add_argument("--reuse", nargs="+", default=["on", "off"], choices=["on", "off"])
     parser.add_argument("--measure-fingerprints", action="store_true", help="print fingerprint margins (no ROS)")
     args = parser.parse_args()
+    if args.model is not None and not args.model.is_file():  # before starting a node that would fail on it
+        parser.error(f"no such model file: {args.model}")
     if args.measure_fingerprints:
         measure_fingerprints()
         return
@@ -365,4 +369,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

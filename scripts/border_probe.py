@@ -34,6 +34,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hotspot_core import cli  # noqa: E402
 from hotspot_core.eval.metrics import evaluate  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from training.data import build_test_images  # noqa: E402
@@ -127,4 +128,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -35,6 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hotspot_core import cli  # noqa: E402
 from hotspot_core.eval.part_metrics import format_part_metrics, part_metrics  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from training.contact import contact_cue  # noqa: E402
@@ -183,4 +184,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

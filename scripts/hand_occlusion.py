@@ -22,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hotspot_core import cli  # noqa: E402
 from hotspot_core.eval.part_metrics import WHOLE_BODY_PARTS  # noqa: E402
 from training.synthetic import CATEGORIES, render  # noqa: E402
 from training.synthetic.draw import PartState, make_instance  # noqa: E402
@@ -89,4 +90,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import skimage.data
 
+from hotspot_core import cli
 from training.synthetic import WorldConfig, generate_world
 
 COFFEE_BOXES = [("cup", (170, 15, 410, 305)), ("spoon", (325, 65, 425, 325)), ("saucer", (75, 75, 480, 390))]
@@ -123,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

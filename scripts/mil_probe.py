@@ -25,6 +25,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hotspot_core import cli  # noqa: E402
 from hotspot_core.eval.part_metrics import format_part_metrics, part_metrics  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from training.data.clips import load_rgb  # noqa: E402
@@ -84,4 +85,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

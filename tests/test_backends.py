@@ -365,7 +365,7 @@ def test_engine_cache_survives_an_unwritable_directory(tmp_path):
 
 
 # ------------------------------------------------------------------------------ TensorRT and CUDA
-def test_tensorrt_missing_is_a_clear_error(model):
+def test_tensorrt_missing_is_a_clear_error(model, tmp_path):
     try:
         import tensorrt  # noqa: F401
     except ImportError:
@@ -373,7 +373,9 @@ def test_tensorrt_missing_is_a_clear_error(model):
             create_backend("tensorrt", model, "cpu")
         from training.build_engine import main
 
-        assert main(["whatever.safetensors"]) == 2
+        source = tmp_path / "m.safetensors"
+        source.write_bytes(b"")  # a file that exists: the missing TensorRT is what fails, before the file is read
+        assert main([str(source)]) == 2
     else:
         with pytest.raises(BackendError, match="CUDA"):
             create_backend("tensorrt", model, "cpu")

@@ -463,6 +463,16 @@ def test_dataset_config_yaml_and_validation(tmp_path: Path, opra_root: Path) -> 
     assert DatasetConfig(name="epic", root=tmp_path).sample_rate == 10
 
 
+def test_dataset_config_without_a_name_reads_it_from_the_root(tmp_path: Path, opra_root: Path, epic_root: Path) -> None:
+    """``--data-root DIR`` alone (no ``--data-name``): the tree under DIR says which dataset it is."""
+    assert DatasetConfig.from_dict({"root": str(opra_root)}).name == "opra"
+    assert DatasetConfig.from_dict({"root": str(epic_root)}).name == "epic"
+    with pytest.raises(ConfigError, match="--data-name"):
+        DatasetConfig.from_dict({"root": str(tmp_path)})  # neither tree: the user must say
+    with pytest.raises(ConfigError, match="does not exist"):
+        DatasetConfig.from_dict({"root": str(tmp_path / "nope")})
+
+
 def test_dataset_config_cli_flags_override_yaml(tmp_path: Path, opra_root: Path) -> None:
     import argparse
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hotspot_core import cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.build_engine", description=__doc__.split("\n\n")[0])
@@ -33,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.source.is_file():  # before TensorRT and the GPU, which a wrong path has nothing to do with
+        parser.error(f"no such file: {args.source}")
     import torch
 
     from hotspot_core.backends import BackendOptions
@@ -81,4 +86,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hotspot_core import cli
 from hotspot_core.errors import ConfigError
 from hotspot_core.eval.ground_truth import center_bias_map
 from hotspot_core.eval.metrics import evaluate, format_results
@@ -352,4 +353,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hotspot_core import cli
 from hotspot_core.dan.checkpoint import load_dan_checkpoint
 from hotspot_core.dan.localisation import BOX_THRESHOLD, attention_boxes, average_precision, temporal_localisation
 from hotspot_core.dan.model import DualAttentionNetwork
@@ -318,4 +318,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

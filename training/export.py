@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hotspot_core import cli
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.split("\n\n")[0])
@@ -68,4 +70,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

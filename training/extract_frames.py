@@ -21,12 +21,13 @@ import logging
 import math
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
+
+from hotspot_core import cli
 
 log = logging.getLogger("training.extract_frames")
 
@@ -148,8 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.clips.is_dir():
-        log.error("clips folder %s not found", args.clips)
-        return 2
+        cli.fail(f"clips folder {args.clips} not found")
     backend = choose_backend(args.backend)
     log.info(
         "extracting with %s (%s fps, %dx%d)",
@@ -182,4 +182,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hotspot_core import cli
 from hotspot_core.errors import ConfigError
 from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 from hotspot_core.hotspots.model import HotspotModel, build_model
@@ -354,4 +355,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -16,11 +16,11 @@ import argparse
 import dataclasses
 import hashlib
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from hotspot_core import cli
 from hotspot_core.demo_model import DEMO_MODEL_NAME
 from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
 
@@ -92,4 +92,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

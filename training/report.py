@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hotspot_core import cli
 from hotspot_core.dan.localisation import BOX_THRESHOLD
 
 ORDER = (
@@ -69,8 +70,12 @@ def table(groups: Sequence[tuple[str, dict]]) -> str:
     best: dict[tuple[str, str], float] = {}
     for g, data in groups:
         for m, d in METRICS:
-            vals = [r["metrics"][m]["mean"] for n, r in data["methods"].items() if n not in CEILINGS]
-            best[(g, m)] = min(vals) if d == "↓" else max(vals)
+            vals = [
+                r["metrics"][m]["mean"]
+                for n, r in data["methods"].items()
+                if n not in CEILINGS and r["metrics"][m]["n_valid"]
+            ]
+            best[(g, m)] = (min(vals) if d == "↓" else max(vals)) if vals else float("nan")
     rows = []
     names = [n for n in ORDER if any(n in data["methods"] for _, data in groups)]
     for name in names:
@@ -82,6 +87,9 @@ def table(groups: Sequence[tuple[str, dict]]) -> str:
                     cells.append("–")
                     continue
                 s = r["metrics"][m]
+                if not s["n_valid"]:  # no image scored: its mean is NaN
+                    cells.append("n/a")
+                    continue
                 text = f"{s['mean']:.3f} ± {s['sem']:.3f}"
                 cells.append(f"**{text}**" if abs(s["mean"] - best[(g, m)]) < 1e-12 else text)
         rows.append(cells)
@@ -260,4 +268,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-import sys
+from hotspot_core import cli
 
 from .synthetic.catalogue import (
     CATEGORIES,
@@ -81,4 +81,4 @@ __all__ = [
 ]
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

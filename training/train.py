@@ -36,6 +36,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader
 
+from hotspot_core import cli
 from hotspot_core.errors import ConfigError
 from hotspot_core.hotspots.checkpoint import save_checkpoint
 from hotspot_core.hotspots.config import ModelConfig
@@ -432,4 +433,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from hotspot_core import cli
 from hotspot_core.dan.checkpoint import save_dan
 from hotspot_core.dan.model import DualAttentionNetwork, dan_losses
 from hotspot_core.errors import ConfigError
@@ -132,4 +133,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 import torch
 
+from hotspot_core import cli
 from hotspot_core.hotspots.checkpoint import load_model
 from hotspot_core.hotspots.model import HotspotModel
 from hotspot_core.image.boxes import Roi
@@ -204,4 +204,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

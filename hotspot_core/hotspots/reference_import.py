@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from hotspot_core import cli
 from hotspot_core.errors import CheckpointError
 from hotspot_core.hotspots.checkpoint import save_checkpoint
 from hotspot_core.hotspots.config import POOLS
@@ -152,4 +153,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.run(main)

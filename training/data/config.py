@@ -34,6 +34,7 @@ __all__ = [
     "DatasetConfig",
     "add_dataset_args",
     "dataset_config_from_args",
+    "layout_name",
     "resolve_path",
     "DATASET_NAMES",
     "DEFAULT_SAMPLE_RATE",
@@ -59,6 +60,21 @@ def resolve_path(root: Path, override: str | Path | None, default: str) -> Path:
         return root / default
     p = Path(override)
     return p if p.is_absolute() else root / p
+
+
+def layout_name(root: Path) -> str:
+    """The dataset name a root's tree shows (EPIC's frames_rgb_flow/, OPRA's frames/ or clips/), for a config
+    that names none; ``ConfigError`` when the tree shows neither."""
+    if not root.is_dir():
+        raise ConfigError(f"dataset root {str(root)!r} does not exist or is not a folder")
+    if (root / "frames_rgb_flow").is_dir() or (root / DETECTION_DIR).is_dir():
+        return "epic"
+    if (root / FRAMES_DIR["opra"]).is_dir() or (root / "clips").is_dir():
+        return "opra"
+    raise ConfigError(
+        f"dataset name not given and {str(root)!r} has neither OPRA's frames/ nor EPIC's frames_rgb_flow/: "
+        f"give --data-name ({' or '.join(DATASET_NAMES)}) or name: in the dataset YAML"
+    )
 
 
 @dataclass(frozen=True)
@@ -153,11 +169,13 @@ class DatasetConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], check_paths: bool = False) -> DatasetConfig:
-        """Build from a mapping; unknown keys or a missing name/root raise ``ConfigError``."""
+        """Build from a mapping; unknown keys or a missing root raise ``ConfigError``. A missing name is read
+        from the root's tree (``layout_name``)."""
         check_config_mapping(cls, data, "dataset")
-        for required in ("name", "root"):
-            if data.get(required) in (None, ""):
-                raise ConfigError(f"dataset config is missing required key {required!r}")
+        if data.get("root") in (None, ""):
+            raise ConfigError("dataset config is missing required key 'root' (--data-root)")
+        if data.get("name") in (None, ""):
+            data = {**data, "name": layout_name(Path(data["root"]))}
         try:
             cfg = cls(**dict(data))
         except TypeError as exc:  # e.g. a list where a path was expected

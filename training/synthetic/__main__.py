@@ -1,7 +1,7 @@
 """``python -m training.synthetic --out DIR ...``: generate a synthetic world (see ``training.synthetic``)."""
 
-import sys
+from hotspot_core import cli
 
 from .cli import main
 
-sys.exit(main())
+cli.run(main)

@@ -1,0 +1,88 @@
+"""Every command-line tool answers a user's mistake with one line on stderr and exit code 2, not a traceback.
+
+Each case runs the real tool as a subprocess (``python -m ...`` or ``scripts/*.py``) with one mistake a
+user makes: a missing file or folder, a corrupt checkpoint, a wrong option value. Tools that fail this
+way go through ``hotspot_core.cli.run`` (see there).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotspot_core.demo_model import demo_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+MISSING = "/no/such/place"
+
+# (tool, argv, a word the message must contain). {corrupt}: a file of garbage bytes named like a checkpoint;
+# {tmp}: an empty scratch folder; {full}: a folder holding a file; {model}: the shipped demo model.
+CASES = [
+    ("training.train", ["--data-name", "opra", "--data-root", MISSING, "--out-dir", "{tmp}/run"], MISSING),
+    ("training.evaluate", ["--method", "center_bias", "--data-name", "opra", "--data-root", MISSING], MISSING),
+    ("training.visualise", ["--checkpoint", "{corrupt}", "--images", "{tmp}/a.png", "--out", "{tmp}/v"], "corrupt"),
+    # No --data-name and a folder whose tree is neither dataset's: the user must name it.
+    (
+        "training.visualise",
+        ["--checkpoint", "{model}", "--data-root", "{tmp}", "--grid", "--out", "{tmp}/v"],
+        "--data-name",
+    ),
+    ("training.visualise", ["--checkpoint", f"{MISSING}/m.safetensors", "--grid", "--out", "{tmp}/v"], MISSING),
+    ("training.export", ["{corrupt}", "-o", "{tmp}/m.onnx"], "corrupt"),
+    ("training.build_engine", [f"{MISSING}/m.onnx"], MISSING),
+    (
+        "training.locate",
+        ["--checkpoint", "{corrupt}", "--data-root", "{tmp}", "--out", "{tmp}/l.safetensors"],
+        "corrupt",
+    ),
+    ("training.train_dan", ["--world", MISSING, "--out", "{tmp}/d.safetensors"], MISSING),
+    ("training.evaluate_dan", ["--world", MISSING, "--run", "ours={corrupt}"], MISSING),
+    ("training.extract_frames", ["--clips", MISSING, "--out", "{tmp}/frames"], MISSING),
+    ("training.report", [f"{MISSING}/eval.json"], MISSING),
+    ("training.synthetic", ["--out", "{full}"], "full"),
+    ("training.synthetic_world", ["--out", "{full}"], "full"),
+    ("hotspot_core.hotspots.reference_import", [f"{MISSING}/a.pth", "--actions", "a,b", "-o", "{tmp}/m"], MISSING),
+    ("hotspot_ros.run", ["--params-file", f"{MISSING}/p.yaml"], MISSING),
+    ("hotspot_ros.demo", ["--model", f"{MISSING}/m.safetensors", "--output", "{tmp}/demo"], MISSING),
+    ("hotspot_ros.sample_source", ["--samples", MISSING], MISSING),
+    ("scripts/ablation_diagnostics.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
+    ("scripts/bench_core.py", ["--backbones", "nope"], "nope"),
+    ("scripts/bench_cache.py", ["--data-root", MISSING], MISSING),
+    ("scripts/bench_node.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
+    ("scripts/bench_reuse.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
+    ("scripts/border_probe.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
+    ("scripts/contact_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}", "--split", "seen"], ""),
+    ("scripts/hotspot_cause.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
+    ("scripts/mil_probe.py", ["--data-root", MISSING, "--cache", "{tmp}/c", "--checkpoint", "{corrupt}"], ""),
+    ("scripts/motion_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
+    ("scripts/part_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
+]
+
+
+def _command(tool: str) -> list[str]:
+    return [sys.executable, str(ROOT / tool)] if tool.endswith(".py") else [sys.executable, "-m", tool]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("tool", "argv", "named"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_user_error_is_one_line_and_exit_2(tool: str, argv: list[str], named: str, tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"not a checkpoint\x00" * 8)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("a user's file\n", encoding="utf-8")
+    args = [a.format(corrupt=corrupt, tmp=scratch, full=full, model=demo_model_path()) for a in argv]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run(
+        _command(tool) + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "error" in last and named in last, proc.stderr
