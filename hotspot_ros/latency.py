@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -50,9 +51,14 @@ class Counters:
 
 
 class LatencyStats:
-    """Last ``window`` latencies of each stage, and the output rate."""
+    """Last ``window`` latencies of each stage, and the output rate.
 
-    def __init__(self, window: int = 200) -> None:
+    ``idle_after_s``: with no output for this long (the node sets its stats period) the rate is 0, not the
+    last active rate, so an idle node does not report the rate it had before its input stopped.
+    """
+
+    def __init__(self, window: int = 200, idle_after_s: float = math.inf) -> None:
+        self.idle_after_s = idle_after_s
         self._lock = threading.Lock()
         self._samples = {s: deque(maxlen=window) for s in STAGES}
         self._outputs: deque[float] = deque(maxlen=window)
@@ -80,8 +86,13 @@ class LatencyStats:
             }
 
     def rate_hz(self) -> float:
+        """Outputs per second over the window; 0 once idle: no output for ``idle_after_s`` and for twice the
+        last interval between outputs (a slow stream is not idle between two of its frames)."""
         with self._lock:
             if len(self._outputs) < 2:
                 return 0.0
             span = self._outputs[-1] - self._outputs[0]
-            return (len(self._outputs) - 1) / span if span > 0 else 0.0
+            silent = time.monotonic() - self._outputs[-1]
+            if span <= 0 or silent > max(self.idle_after_s, 2.0 * (self._outputs[-1] - self._outputs[-2])):
+                return 0.0
+            return (len(self._outputs) - 1) / span

@@ -70,6 +70,7 @@ class HotspotNode(LifecycleNode):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_before: dict[str, int] = {}
         self._diag_timer = self.create_timer(self.settings.stats_period_sec, self.publish_diagnostics)
+        self.book.latency.idle_after_s = self.settings.stats_period_sec  # no output for a period: rate 0
 
     # -------------------------------------------------------------------------------- parameters
     def _read_settings(self) -> NodeSettings:

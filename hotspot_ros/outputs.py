@@ -36,6 +36,7 @@ class Outputs:
         # subscriber can account for every received image
         self._node, self._book, self._settings, self._counts = node, book, settings, counts
         self._pubs: dict[str, Any] = {}
+        self._last_stats_line = ""
 
     def create(self, demonstrations: bool) -> None:
         self._pubs = create_publishers(self._node, demonstrations)
@@ -75,4 +76,7 @@ class Outputs:
     def stats(self) -> None:
         msg = stats_message(self._node.get_clock().now().to_msg(), self._counts(), self._book.latency)
         self._pubs["stats"].publish(msg)
-        self._node.get_logger().info(stats_line(msg))
+        line = stats_line(msg)
+        if line != self._last_stats_line:  # an idle node logs its (rate 0) line once, then stays quiet
+            self._node.get_logger().info(line)
+            self._last_stats_line = line

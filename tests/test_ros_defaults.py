@@ -286,6 +286,12 @@ def test_time_duplicates_jumps_and_shutdown_timers(ros_env, tmp_path):  # noqa: 
         st = client.latest_stats(t_wall, timeout=3 * SHIPPED_STATS_PERIOD_S)
         assert st is not None and st.images_duplicate_stamp == 1, st
         assert st.frames_received == stats_accounted(st), f"stats do not account every image: {st}"
+        # the input has stopped: at the shipped period an idle node reports rate 0, not its last active rate
+        # (what follows in the log and /diagnostics: test_ros_node, at a short period)
+        assert client.spin_until(
+            lambda: (s := client.latest_stats(t_wall, timeout=0.0)) is not None and s.rate_hz == 0.0,
+            6 * SHIPPED_STATS_PERIOD_S,
+        ), f"idle node still reports a rate: {client.stats[-1].rate_hz}"
 
         assert client.change_state(Transition.TRANSITION_ACTIVE_SHUTDOWN)
         n_stats, n_diag = len(client.stats), len(client.diagnostics)

@@ -59,6 +59,7 @@ def client(ros_env):
 def node(ros_env, model_path, tmp_path_factory, client):
     log = tmp_path_factory.mktemp("log") / "node.log"
     proc = start_node({"model_path": str(model_path), "stats_period_sec": 0.3, "box_padding": 0.1}, log_path=log)
+    proc.log_path = log  # for tests that read what the node logged
     try:
         assert client.wait_for_node(), f"node never subscribed; log:\n{log.read_text()}"
         yield proc
@@ -254,6 +255,47 @@ def test_bad_inputs_are_logged_counted_and_survived(node, client):
     assert stats.boxes_degenerate >= base.boxes_degenerate + 3
     assert stats.detections_unmatched > base.detections_unmatched
     assert node.poll() is None, "node process died"
+
+
+def test_idle_node_reports_rate_0_and_logs_its_unchanged_stats_once(node, client):
+    """After the input stops: rate 0 on hotspots/stats and /diagnostics (not the last active rate), and the
+    stats line logged once, not every period. (Stats period 0.3 s here; the shipped 5 s in test_ros_defaults.)"""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from hotspot_ros.messages import stats_line
+
+    diags: list[DiagnosticArray] = []
+    sub = client.node.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 50)
+    try:
+        for _ in range(3):
+            assert client.send_until_output(*good_frame()) is not None
+        t_stop = time.time()
+        assert client.spin_until(
+            lambda: (st := client.latest_stats(t_stop, timeout=0.0)) is not None and st.rate_hz == 0.0, 60.0
+        ), f"no idle stats: {[s.rate_hz for s in client.stats[-5:]]}"
+        idle = client.latest_stats(t_stop, timeout=0.0)
+        seen = len(client.stats)
+        assert client.spin_until(lambda: len(client.stats) >= seen + 4, 60.0)  # four more periods, no input
+        later = client.stats[seen:]
+        assert all(s.rate_hz == 0.0 and s.frames_processed == idle.frames_processed for s in later)
+        t_idle = idle.header.stamp.sec + idle.header.stamp.nanosec / 1e9
+
+        def idle_diag() -> dict[str, str] | None:
+            for arr in diags:
+                if arr.header.stamp.sec + arr.header.stamp.nanosec / 1e9 > t_idle:
+                    for status in arr.status:
+                        if status.hardware_id == client.target:
+                            return {"message": status.message, **{kv.key: kv.value for kv in status.values}}
+            return None
+
+        assert client.spin_until(lambda: idle_diag() is not None, 30.0), "no /diagnostics after the input stopped"
+        d = idle_diag()
+        assert d["rate_hz"] == "0.00" and "no input in the last period" in d["message"], d
+        line = stats_line(idle)
+        assert client.spin_until(lambda: line in node.log_path.read_text(), 30.0), "idle stats line never logged"
+        assert node.log_path.read_text().count(line) == 1, "unchanged stats line logged again"
+    finally:
+        client.node.destroy_subscription(sub)
 
 
 @pytest.fixture()
