@@ -30,6 +30,8 @@ from .frame_book import FrameBook
 from .frame_inputs import FrameInputs
 from .frame_runner import FrameRunner
 from .install_hints import batch_profile_refusal, missing_module_message
+from .model_reload import PARAM as MODEL_PARAM
+from .model_reload import ModelReloader
 from .outputs import Outputs
 from .params import PARAMS, NodeSettings, apply_changes, descriptor
 
@@ -46,6 +48,7 @@ class HotspotNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.pipeline: FramePipeline | None = None  # the model and the per-frame rules (hotspot_core.frame)
         self._model_path = ""
+        self.reloader = ModelReloader(self, self._install_model)  # model_path changed at run time
         self.book = FrameBook(self.get_logger())
         self.outputs = Outputs(self, self.book, lambda: self.settings, self.counts)
         self.runner = FrameRunner(
@@ -87,6 +90,12 @@ class HotspotNode(LifecycleNode):
             new = None if why else new
         if new is None:
             return SetParametersResult(successful=False, reason=why)
+        # a model serving: a new model_path is checked here (header only) and loaded in the background
+        reload = pipeline is not None and new.model_path != current[MODEL_PARAM]
+        if reload and (why := self.reloader.refusal(new.model_path)):
+            return SetParametersResult(successful=False, reason=why)
+        if reload and new.model_path != self.reloader.serving:
+            self.reloader.request(new.model_path, new.inference_config(), new.frame_config(), new.warmup_runs)
         if self.pipeline is not None:
             self.pipeline.configure(new.frame_config())
         self.settings = new
@@ -116,6 +125,7 @@ class HotspotNode(LifecycleNode):
         self.pipeline, self._model_path = FramePipeline.load(
             s.inference_config(), s.frame_config(), demonstration, s.demonstration_model_path
         )
+        self.reloader.loaded(s.model_path)
         self.get_logger().info(f"inference: {self.pipeline.predictor.backend.describe()}")  # precision truly used
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -169,6 +179,20 @@ class HotspotNode(LifecycleNode):
         pipeline, self.pipeline = self.pipeline, None
         pipeline.close()
 
+    def _install_model(self, pipeline: FramePipeline, path: str) -> bool:
+        """Serve ``pipeline`` (loaded in the background) from the next frame on; False when no model serves
+        (deactivated meanwhile). Frames in flight finish on the old one (the workers hold it per frame)."""
+        old = self.pipeline
+        if old is None:
+            return False
+        pipeline.configure(self.settings.frame_config())  # rules changed during the load
+        # model-independent state carries over: objects stay at rest, a demonstration in progress goes on
+        pipeline.stability, pipeline.demonstrations = old.stability, old.demonstrations
+        self.pipeline, self._model_path = pipeline, path  # its result cache is its own: no old-model results
+        if self.inputs.subscribed and pipeline.actions != old.actions:
+            self.outputs.actions(pipeline.actions)  # latched: late subscribers get the new names
+        return True
+
     def _on_time_jump(self) -> None:
         pipeline = self.pipeline
         if pipeline is not None:
@@ -197,6 +221,7 @@ class HotspotNode(LifecycleNode):
             "model": self._model_path,
             "backend": pipeline.describe() if pipeline else "",
             "input_qos": self.settings.input_qos,
+            **self.reloader.info(),
         }
         self._diag_pub.publish(
             diagnostic_array(

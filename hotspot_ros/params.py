@@ -29,9 +29,20 @@ _REUSE = ReuseConfig()  # the reuse parameters' defaults are the core's, so the 
 
 PARAMS: dict[str, Param] = {
     # model and backend (read at configure)
-    "model_path": Param("", "Hotspot checkpoint (.safetensors); empty: the shipped demo model"),
-    "device": Param("auto", "Inference device", choices=("auto", "cpu", "cuda")),
-    "backend": Param("torch", "Inference backend", choices=("torch", "onnxruntime", "tensorrt")),
+    "model_path": Param(
+        "",
+        "Hotspot checkpoint (.safetensors); empty: the shipped demo model. Changeable at run time: the file's "
+        "header is checked (a bad file is refused with the reason), the model loads in the background while the "
+        "old one serves, and is swapped in between frames (a load that fails sets this back)",
+        read_only=False,
+    ),
+    # device and backend stay read at configure: a change may mean an engine build or export (minutes)
+    "device": Param("auto", "Inference device (only model_path reloads at run time)", choices=("auto", "cpu", "cuda")),
+    "backend": Param(
+        "torch",
+        "Inference backend (only model_path reloads at run time)",
+        choices=("torch", "onnxruntime", "tensorrt"),
+    ),
     "precision": Param(
         "auto",
         "Inference precision (auto: fp16 on CUDA, fp32 on CPU; int8: tensorrt/onnxruntime with calibration_path)",
