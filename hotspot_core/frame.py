@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from hotspot_core.dan.demonstration import (
     DemonstrationSettings,
     demonstration_inputs,
 )
+from hotspot_core.demo_model import demo_dan_path
 from hotspot_core.errors import ConfigError
 from hotspot_core.image.boxes import Roi, pad_and_clamp
 from hotspot_core.image.geometry import SurfaceNormal, deproject, depth_at, surface_normal, valid_intrinsics
@@ -260,14 +262,19 @@ class FramePipeline:
         demonstration_model_path: str = "",
     ) -> tuple[FramePipeline, str]:
         """Build the predictor (and, with ``demonstration`` settings, the DAN recogniser from
-        ``demonstration_model_path``); returns the pipeline and the hotspot checkpoint path it loaded."""
+        ``demonstration_model_path``; empty: the shipped demo DAN, ``training.make_demo_dan``); returns the
+        pipeline and the hotspot checkpoint path it loaded."""
         predictor, path = load_predictor(inference)
         recognizer = None
         if demonstration is not None:
-            if not demonstration_model_path:
-                raise ConfigError("demonstration_mode needs demonstration_model_path (a DAN checkpoint)")
+            dan = demonstration_model_path or str(demo_dan_path())
+            if not Path(dan).is_file():
+                raise ConfigError(
+                    f"demonstration_mode: no DAN checkpoint at {dan} (set demonstration_model_path to one from "
+                    "training.train_dan, or regenerate the shipped one: python -m training.make_demo_dan)"
+                )
             recognizer = DemonstrationRecognizer.from_checkpoint(
-                demonstration_model_path, device=str(predictor.device), settings=demonstration
+                dan, device=str(predictor.device), settings=demonstration
             )
         return cls(predictor, config, recognizer), path
 

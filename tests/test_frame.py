@@ -169,8 +169,22 @@ def test_cuda_graph_batch_sizes():
     assert cuda_graph_batch_sizes(1, True) == (1,)
 
 
-def test_missing_demonstration_checkpoint_is_a_config_error():
+def test_missing_demonstration_checkpoint_is_a_config_error(tmp_path):
     from hotspot_core.dan.demonstration import DemonstrationSettings
 
+    missing = tmp_path / "none.safetensors"
     with pytest.raises(ConfigError, match="demonstration_model_path"):
-        FramePipeline.load(InferenceConfig(device="cpu"), demonstration=DemonstrationSettings())
+        FramePipeline.load(
+            InferenceConfig(device="cpu"), demonstration=DemonstrationSettings(), demonstration_model_path=str(missing)
+        )
+
+
+def test_demonstration_mode_defaults_to_the_shipped_dan():
+    """An empty demonstration_model_path loads the shipped demo DAN (training.make_demo_dan), from a fresh clone."""
+    from hotspot_core.dan.demonstration import DemonstrationSettings
+    from hotspot_core.demo_model import demo_dan_path
+    from training.synthetic import DAN_ACTIONS
+
+    assert demo_dan_path().is_file()
+    pipeline, _ = FramePipeline.load(InferenceConfig(device="cpu"), demonstration=DemonstrationSettings())
+    assert tuple(pipeline.demonstrations.predictor.config.actions) == DAN_ACTIONS

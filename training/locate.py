@@ -292,12 +292,19 @@ def fit_part_maps(data: ContactTargets, num_actions: int, cfg: LocateConfig) -> 
     return _part_head(linear, cfg.temperature)
 
 
-def locate_model(model: HotspotModel, clips: Sequence[LocateClip], cfg: LocateConfig) -> HotspotModel:
-    """A ``map_form: located`` copy of ``model`` whose part head is fitted on ``clips``."""
+def locate_model(
+    model: HotspotModel,
+    clips: Sequence[LocateClip],
+    cfg: LocateConfig,
+    cue: Callable[[LocateClip, list[np.ndarray]], np.ndarray | None] | None = None,
+) -> HotspotModel:
+    """A ``map_form: located`` copy of ``model`` whose part head is fitted on ``clips``. ``cue`` ('contact'
+    only): where the hand touches in a clip, replacing the frame-difference cue (``contact_targets``; the
+    demonstrations' recorded hand boxes, ``training.demonstrations.pipeline``)."""
     if model.config.map_form != "eq4":
         raise ConfigError(f"locate starts from an Eq. 4 model, got map_form {model.config.map_form!r}")
     if cfg.method == "contact":
-        targets = contact_targets(model, clips, cfg)
+        targets = contact_targets(model, clips, cfg, cue)
         if targets.no_contact:  # counted, not dropped: such a clip's object map stands in for the region
             log.warning(
                 "locate: %d of %d clips had no contact cue (no change reaching the image border); their "

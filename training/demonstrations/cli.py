@@ -1,4 +1,5 @@
-"""Command line: ``python -m training.demonstrations {scene,find,score,evaluate}`` (see ``docs/demonstrations.md``)."""
+"""Command line: ``python -m training.demonstrations {scene,find,score,evaluate,label,build,train}`` (see
+``docs/demonstrations.md``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from hotspot_core.demo_model import demo_dan_path
 from hotspot_core.interactions import ContactRule
 from training.synthetic.catalogue import CATEGORY_BY_NAME
 
 from .bag import Topics
+from .build import BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
+from .labels import resolve_labels, write_labels
+from .pipeline import CUES, TeachConfig, teach
 from .scene import SCENE_BAG, SCENE_TRUTH, SceneConfig, make_scene
 from .score import format_table, score
 
@@ -55,6 +60,48 @@ def _find_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", type=float, default=d.context, help="crop window side / object's longer side")
 
 
+def _label_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="the filled-in labels.csv (by id), or an interval file (start_s,end_s,verb[,track_id])",
+    )
+    p.add_argument(
+        "--dan",
+        nargs="?",
+        const=str(demo_dan_path()),
+        default=None,
+        metavar="CHECKPOINT",
+        help="label with a DAN checkpoint's recognition instead (no value: the shipped demo DAN)",
+    )
+    p.add_argument("--min-confidence", type=float, default=0.5, help="with --dan: the lowest action probability")
+
+
+def _build_args(p: argparse.ArgumentParser) -> None:
+    d = BuildConfig()
+    p.add_argument("--fps", type=float, default=d.fps, help="the dataset clips' frame rate")
+    p.add_argument("--min-clips", type=int, default=d.min_clips, help="the fewest training clips per verb")
+    p.add_argument("--verbs", nargs="+", default=None, help="the model's verbs in order (default: the labels')")
+    p.add_argument("--test-frac", type=float, default=d.test_frac, help="share of each verb held out as test")
+    p.add_argument("--truth", type=Path, default=None, help="a synthetic scene's scene.json: test images' points")
+
+
+def _build_config(a: argparse.Namespace) -> BuildConfig:
+    return BuildConfig(
+        fps=a.fps,
+        min_clips=a.min_clips,
+        verbs=tuple(a.verbs) if a.verbs else None,
+        test_frac=a.test_frac,
+    )
+
+
+def _read_found(folder: Path) -> dict:
+    path = folder / "interactions.json"
+    if not path.is_file():
+        raise FileNotFoundError(2, "No interactions.json (not a find output folder)", str(path))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m training.demonstrations",
@@ -83,6 +130,28 @@ def build_parser() -> argparse.ArgumentParser:
     _find_args(e)
     e.add_argument("--keep", type=Path, help="keep the scene and the found interactions in this folder")
     e.add_argument("--min-iou", type=float, default=0.5)
+    lab = sub.add_parser("label", help="resolve the verbs (CSV, intervals or DAN) into a labels CSV with sources")
+    lab.add_argument("found", type=Path, help="the find command's output folder")
+    lab.add_argument("-o", "--out", type=Path, required=True, help="labels CSV to write")
+    _label_args(lab)
+    b = sub.add_parser("build", help="a training dataset (OPRA layout) from labelled interactions", formatter_class=fmt)
+    b.add_argument("found", type=Path, help="the find command's output folder")
+    b.add_argument("-o", "--out", type=Path, required=True, help="dataset folder (absent or empty)")
+    _label_args(b)
+    _build_args(b)
+    t = sub.add_parser(
+        "train", help="recording -> find -> label -> build -> train -> locate -> model", formatter_class=fmt
+    )
+    t.add_argument("bag", type=Path, help="an .mcap file or rosbag2 folder, or a find output folder to reuse")
+    t.add_argument("-o", "--out", type=Path, required=True, help="the model file (.safetensors) for model_path")
+    t.add_argument("--work", type=Path, default=None, help="keep the find folder, dataset and run here")
+    t.add_argument("--epochs", type=int, default=TeachConfig().epochs)
+    t.add_argument("--cue", choices=CUES, default=TeachConfig().cue, help="the contact fit's cue")
+    t.add_argument("--seed", type=int, default=0)
+    _label_args(t)
+    _build_args(t)
+    _topic_args(t)
+    _find_args(t)
     return p
 
 
@@ -136,6 +205,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         found = json.loads((a.found / "interactions.json").read_text(encoding="utf-8"))
         truth = json.loads(a.truth.read_text(encoding="utf-8"))
         print(format_table(score(found, truth, a.min_iou)))
+    elif a.command == "label":
+        found = _read_found(a.found)
+        labels = resolve_labels(a.found, found, a.labels, a.dan, a.min_confidence)
+        write_labels(a.out, found, labels)
+        print(f"{a.out}: {len(labels)} of {len(found['interactions'])} interactions labelled")
+    elif a.command == "build":
+        found = _read_found(a.found)
+        labels = resolve_labels(a.found, found, a.labels, a.dan, a.min_confidence)
+        truth = json.loads(a.truth.read_text(encoding="utf-8")) if a.truth else None
+        annots = build_dataset(a.found, labels, a.out, _build_config(a), truth)
+        print(
+            f"{a.out}: {len(annots['train_clips'])} training clips, {len(annots['test_clips'])} test clips, "
+            f"{len(annots['test_images'])} test images; verbs {annots['verbs']}; train with "
+            f"python -m training.train --data-name opra --data-root {a.out} ..."
+        )
+    elif a.command == "train":
+        truth = json.loads(a.truth.read_text(encoding="utf-8")) if a.truth else None
+        cfg = TeachConfig(
+            find=_find_config(a, _topics(a)),
+            build=_build_config(a),
+            epochs=a.epochs,
+            cue=a.cue,
+            min_confidence=a.min_confidence,
+            seed=a.seed,
+        )
+        t0 = time.perf_counter()
+        r = teach(a.bag, a.out, cfg, a.labels, a.dan, a.work, truth)
+        print(
+            f"{a.out}: {r['labels']} labelled of {r['interactions']} interactions, "
+            f"{time.perf_counter() - t0:.0f} s; run the node with model_path:={a.out.resolve()}"
+        )
     else:
         topics = Topics()
         with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,266 @@
+"""Teaching it your objects (issue 19, second half): labels, the dataset, the train chain, end to end.
+
+A real synthetic demonstration scene (rosbag2 MCAP) goes through the real ``find``; labels come from its
+ground truth as an interval file (as a user would write one), from a filled-in labels.csv, and from the
+shipped demo DAN. The end-to-end test trains a real model (few epochs) and scores it on the synthetic world's
+held-out test images with ``training.evaluate``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hotspot_core import cli
+from training.demonstrations.build import BuildConfig, build_dataset
+from training.demonstrations.cli import main as cli_main
+from training.demonstrations.find import find_demonstrations
+from training.demonstrations.labels import (
+    LabelError,
+    interval_labels,
+    read_labels,
+    resolve_labels,
+    write_truth_intervals,
+)
+from training.demonstrations.pipeline import hand_cue
+from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory) -> tuple[Path, dict, dict]:
+    """A 9-demonstration scene (3 objects) and find's folder: (folder, interactions.json, scene.json)."""
+    root = tmp_path_factory.mktemp("teach")
+    truth = make_scene(root / "scene", SceneConfig(demos=9, seed=4))
+    folder = root / "found"
+    find_demonstrations(root / "scene" / SCENE_BAG, folder)
+    return folder, json.loads((folder / "interactions.json").read_text()), truth
+
+
+def _truth_verbs(found_json: dict, truth: dict) -> dict[int, str]:
+    """Each found interaction's true verb: the true demonstration on its object overlapping it most."""
+    out = {}
+    for r in found_json["interactions"]:
+        best = max(
+            (d for d in truth["interactions"] if d["track_id"] == r["object"]["track_id"]),
+            key=lambda d: min(r["release_ns"], d["release_ns"]) - max(r["start_ns"], d["contact_start_ns"]),
+        )
+        out[r["id"]] = best["verb"]
+    return out
+
+
+def _filled_csv(folder: Path, path: Path, verbs: dict[int, str], blank: set[int] = frozenset()) -> Path:
+    with open(folder / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            w.writerow({**r, "verb": "" if int(r["id"]) in blank else verbs[int(r["id"])]})
+    return path
+
+
+def _fails(argv: list[str], capsys) -> str:
+    """Run the real CLI; it must exit 2 with one line on stderr, which is returned."""
+    with pytest.raises(SystemExit) as info:
+        cli.run(lambda: cli_main(argv))
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1]
+
+
+# ------------------------------------------------------------------------------------------------ labels
+def test_labels_from_the_filled_csv_keep_source_and_row(found, tmp_path, capsys) -> None:
+    folder, fj, truth = found
+    verbs = _truth_verbs(fj, truth)
+    path = _filled_csv(folder, tmp_path / "labels.csv", verbs, blank={2})
+    labels = read_labels(path, fj)
+    assert {lab.id: lab.verb for lab in labels} == {k: v for k, v in verbs.items() if k != 2}
+    assert {lab.source for lab in labels} == {"csv"} and all(lab.confidence is None for lab in labels)
+    assert labels[0].origin == f"{path} row 2"
+    assert "1 of 9 interactions have no verb (left out)" in capsys.readouterr().err
+
+
+def test_labels_by_time_interval_match_the_scenes_truth(found, tmp_path, capsys) -> None:
+    folder, fj, truth = found
+    path = write_truth_intervals(truth, tmp_path / "intervals.csv")
+    labels = interval_labels(path, fj)
+    assert {lab.id: lab.verb for lab in labels} == _truth_verbs(fj, truth)
+    assert {lab.source for lab in labels} == {"interval"}
+    # without the track_id column, and with a row that overlaps nothing
+    rows = path.read_text().splitlines()
+    plain = tmp_path / "plain.csv"
+    plain.write_text(
+        "start_s,end_s,verb\n" + "\n".join(",".join(r.split(",")[:3]) for r in rows[1:]) + "\n999,1000,hold\n"
+    )
+    assert {lab.id: lab.verb for lab in resolve_labels(folder, fj, plain)} == _truth_verbs(fj, truth)
+    assert f"{plain}: rows [{len(rows) + 1}] overlap no found interaction" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty label file"),
+        ("id,verb\n1,hold\n42,hold\n", "row 3: no interaction 42"),
+        ("id,verb\n1,hold\n1,rotate\n", "row 3: interaction 1 is labelled twice (also row 2)"),
+        ("id,verb\none,hold\n", "row 2: id 'one' is not an interaction number"),
+        ("id,verb\n1,hold\n2,\n", None),  # fine: 2 left out
+        ("id,verb,source\n1,hold,guess\n", "row 2: source 'guess' is not one of"),
+        ("start_s,end_s,verb\n3,2,hold\n", "row 2: end_s 2 is not after start_s 3"),
+        ("start_s,end_s,verb\n1,x,hold\n", "row 2: end_s 'x' is not a number"),
+        ("start_s,end_s,verb\n", "no intervals (only a header)"),
+        ("begin,verb\n1,hold\n", "row 1: no column start_s, end_s"),
+        ("id,verb\n1,\n2,\n", "no interaction is labelled"),
+    ],
+)
+def test_bad_label_files_name_the_file_and_row(found, tmp_path, text, message) -> None:
+    folder, fj, _ = found
+    path = tmp_path / "labels.csv"
+    path.write_text(text)
+    if message is None:
+        assert [lab.id for lab in resolve_labels(folder, fj, path)] == [1]
+        return
+    with pytest.raises(LabelError) as info:
+        resolve_labels(folder, fj, path)
+    assert str(info.value).startswith(str(path)) and message in str(info.value)
+
+
+def test_dan_labels_come_from_the_shipped_dan_with_their_confidence(found, tmp_path) -> None:
+    from hotspot_core.demo_model import demo_dan_path
+    from training.synthetic import DAN_ACTIONS
+
+    folder, fj, _ = found
+    labels = resolve_labels(folder, fj, dan=demo_dan_path(), min_confidence=0.0)
+    assert len(labels) == len(fj["interactions"])
+    assert all(lab.source == "dan" and lab.verb in DAN_ACTIONS and 0 < lab.confidence <= 1 for lab in labels)
+    strict = resolve_labels(folder, fj, dan=demo_dan_path(), min_confidence=0.6)
+    assert [lab.id for lab in strict] == [lab.id for lab in labels if lab.confidence >= 0.6]
+    with pytest.raises(LabelError, match="no interaction is labelled"):
+        resolve_labels(folder, fj, dan=demo_dan_path(), min_confidence=1.0)
+    # the command writes them as a labels CSV with source and confidence, which reads back unchanged
+    out = tmp_path / "dan.csv"
+    assert cli_main(["label", str(folder), "--dan", "--min-confidence", "0", "-o", str(out)]) == 0
+    assert read_labels(out, fj) == [
+        type(lab)(lab.id, lab.verb, "dan", lab.confidence, f"{out} row {i + 2}") for i, lab in enumerate(labels)
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ build
+def test_build_writes_an_opra_dataset_training_reads(found, tmp_path) -> None:
+    from training.data.config import DatasetConfig
+    from training.data.opra import OPRAClips
+    from training.data.test_images import HotspotTestImages
+    from training.locate import training_clips
+
+    folder, fj, truth = found
+    labels = interval_labels(write_truth_intervals(truth, tmp_path / "iv.csv"), fj)
+    out = tmp_path / "ds"
+    annots = build_dataset(folder, labels, out, BuildConfig(min_clips=1, test_frac=0.3), truth)
+    assert annots["verbs"] == sorted({lab.verb for lab in labels})
+    assert len(annots["train_clips"]) + len(annots["test_clips"]) == len(labels)
+    assert annots["test_clips"] and len(annots["test_images"]) == len(annots["test_clips"])
+    assert {e["label_source"] for e in annots["train_clips"]} == {"interval"}
+    clips = OPRAClips(out)
+    assert len(clips) == len(annots["train_clips"])
+    sample = clips[0]
+    assert sample["frames"].shape[1:] == (3, 224, 224) and sample["inactive"].shape == (3, 224, 224)
+    # clips resampled to 5 fps from the 15 Hz recording
+    e = annots["train_clips"][0]
+    n_src = len(next(r for r in fj["interactions"] if r["id"] == e["interaction"])["frames"])
+    assert e["nframes"] == len(range(0, n_src, 3)) and len(e["hands"]) == e["nframes"]
+    assert len(training_clips(DatasetConfig(name="opra", root=out))) == len(annots["train_clips"])
+    test = HotspotTestImages(out)
+    for i in range(len(test)):  # the truth's points lie on the part: the GT map peaks inside the image
+        assert test.heatmap(i).max() > 0
+
+
+def test_build_refuses_bad_labels_with_one_line_and_leaves_nothing(found, tmp_path, capsys) -> None:
+    folder, fj, truth = found
+    verbs = _truth_verbs(fj, truth)
+    good = _filled_csv(folder, tmp_path / "good.csv", verbs)
+    out = tmp_path / "ds"
+    base = ["build", str(folder), "-o", str(out)]
+
+    err = _fails([*base, "--labels", str(good), "--verbs", "hold", "rotate"], capsys)
+    wrong = next(i for i, v in sorted(verbs.items()) if v not in ("hold", "rotate"))
+    assert f"{good} row {wrong + 1}: verb {verbs[wrong]!r} is not one of --verbs" in err
+    typo = {**verbs, 1: "hodl"}
+    err = _fails([*base, "--labels", str(_filled_csv(folder, tmp_path / "typo.csv", typo))], capsys)
+    assert "verb 'hodl' has 1 training clip(s), fewer than --min-clips 3" in err and "typo.csv row 2" in err
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert f"{empty}: empty label file" in _fails([*base, "--labels", str(empty)], capsys)
+    blank = _filled_csv(folder, tmp_path / "blank.csv", verbs, blank=set(verbs))
+    assert f"{blank}: no interaction is labelled" in _fails([*base, "--labels", str(blank)], capsys)
+    assert "No such label file" in _fails([*base, "--labels", str(tmp_path / "none.csv")], capsys)
+    assert "not both or neither" in _fails(base, capsys)
+    assert "interactions.json" in _fails(["build", str(tmp_path), "-o", str(out), "--labels", str(good)], capsys)
+    assert not out.exists() and not list(tmp_path.glob(".ds.*"))  # nothing half-written
+
+
+def test_hand_cue_lies_where_the_hand_overlaps_the_object() -> None:
+    from training.contact import ContactConfig
+
+    entry = {
+        "window": [0, 0, 100, 100],
+        "contact_frames": [1, 2, 3, 4],
+        "object_boxes": [[20, 20, 80, 80]] * 5,
+        "hands": [[], [[60, 50, 90, 95]], [[62, 52, 92, 97]], [[0, 0, 5, 5]], []],
+    }
+    cue = hand_cue(entry, ContactConfig(size=100))
+    ys, xs = np.nonzero(cue)
+    assert cue.max() == 1 and xs.min() >= 60 and xs.max() < 80 and ys.min() >= 50 and ys.max() < 80
+    assert hand_cue({**entry, "hands": [[]] * 5}, ContactConfig(size=100)) is None
+
+
+# ------------------------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
+def test_recording_to_a_scored_model(found, tmp_path) -> None:
+    """scene -> find -> labels from the truth -> build -> train -> locate -> predictor -> training.evaluate."""
+    import torch
+
+    from hotspot_core.frame import InferenceConfig, load_predictor
+    from hotspot_core.hotspots.checkpoint import read_metadata
+    from training.data.test_images import HotspotTestImages
+    from training.demonstrations.pipeline import TeachConfig, teach
+    from training.evaluate import evaluate_methods
+    from training.synthetic import VERBS, WorldConfig, generate_world
+
+    folder, fj, truth = found
+    intervals = write_truth_intervals(truth, tmp_path / "intervals.csv")
+    model = tmp_path / "model.safetensors"
+    cfg = TeachConfig(build=BuildConfig(min_clips=1, verbs=VERBS), epochs=4, cache_views=1)
+    r = teach(folder.parent / "scene" / SCENE_BAG, model, cfg, labels=intervals)
+    assert r["labels"] == r["interactions"] == len(truth["interactions"])
+    assert r["cue"]["hands"] == r["labels"]  # every clip's contact came from the recorded hand boxes
+    predictor, path = load_predictor(InferenceConfig(model_path=str(model), device="cpu"))
+    assert path == str(model) and tuple(predictor.actions) == VERBS
+    _, extra = read_metadata(model)
+    assert extra["located"]["cue"] == "hands" and extra["demonstrations"]["label_sources"] == {"interval": 9}
+    world = tmp_path / "world"
+    categories = tuple(sorted({o["class"] for o in truth["objects"]}))
+    generate_world(
+        world,
+        WorldConfig(
+            categories=categories,
+            products_per_category=1,
+            clips_per_category=1,
+            test_per_category=1,
+            image_size=128,
+            min_frames=2,
+            max_frames=2,
+        ),
+    )
+    ds = HotspotTestImages(world)
+    res = evaluate_methods([("ours_located", str(model)), ("center_bias", None)], ds, torch.device("cpu"))
+    for name in ("ours_located", "center_bias"):
+        m = res[name]["metrics"]
+        assert (
+            m["KLD"]["n_valid"] == len(ds)
+            and np.isfinite([m["KLD"]["mean"], m["SIM"]["mean"], m["AUC-J"]["mean"]]).all()
+        )
+    # the work folder was temporary: nothing but the model is left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["intervals.csv", "model.safetensors", "world"]

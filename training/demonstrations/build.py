@@ -1,0 +1,294 @@
+"""A training dataset from labelled demonstrations, in OPRA's layout (``training/data/opra.py``), so that
+``training.train``, ``training.locate`` and ``training.evaluate`` read it with ``--data-name opra``::
+
+    annotations.json      verbs, nouns, train_clips, test_clips, train_images, test_images (OPRA's schema) and
+                          ``demonstrations`` (where it came from: the find folder, label sources, counts)
+    frames/demo/<class>/<track>/<start>_<dur>.mp4/image-%08d.jpg   each interaction's clip (resampled to ``fps``)
+    images/demo/<class>/<track>/<NNNN>.jpg                         the object at rest before the hand came
+    README.txt
+
+A clip entry is OPRA's (``clip: [demo, class, track, start, dur]``, ``nframes``, ``verb``, ``noun``,
+``image``) plus ours: ``interaction`` (its id in the find folder), ``label_source`` (csv / interval / dan),
+``label_confidence`` (the DAN's probability or null), ``hands`` and ``object_boxes`` (per written frame, in
+the frame's pixels: the contact fit of ``training.locate`` uses the hands), ``contact_frames`` (the written
+frames with the hand on the object). The product, whose images OPRA draws negatives from, is the tracked
+object (``image[:3]``: demo, class, track).
+
+``test_frac`` holds out that share of each verb's interactions (seeded) as ``test_clips``. Test *images* need
+ground-truth points, which a recording does not have: with ``truth`` (a synthetic scene's ``scene.json``)
+each held-out interaction's at-rest image becomes a ``test_images`` entry with points on the true part;
+without it none are written (a warning says so).
+
+Everything is written into a temporary folder beside ``out``, renamed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hotspot_core.errors import ConfigError
+
+from .find import warn
+from .labels import Label, LabelError
+
+__all__ = ["BuildConfig", "build_dataset", "CHANNEL"]
+
+CHANNEL = "demo"  # OPRA's first path part (its YouTube channel)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """fps: the clips' frame rate in the dataset (OPRA's frames are 5 fps; the model's 8-frame window then
+    spans 1.6 s, reach and use); min_clips: the fewest training clips a verb needs; verbs: the dataset's verb
+    list in order (None: the labels' verbs, sorted; a label outside it is an error); test_frac: share of each
+    verb's interactions held out; seed: the hold-out draw; min_objects: distinct objects needed (OPRA draws
+    its negatives from other products)."""
+
+    fps: float = 5.0
+    min_clips: int = 3
+    verbs: tuple[str, ...] | None = None
+    test_frac: float = 0.0
+    seed: int = 0
+    min_objects: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.5 <= self.fps <= 60 or self.min_clips < 1 or not 0.0 <= self.test_frac < 1.0:
+            raise ConfigError("build: fps must be 0.5..60, min_clips >= 1, test_frac 0..1 (exclusive)")
+        if self.verbs is not None and (not self.verbs or len(set(self.verbs)) != len(self.verbs)):
+            raise ConfigError(f"build: verbs must be a non-empty list without repeats, got {list(self.verbs)}")
+
+
+def _check_labels(labels: Sequence[Label], cfg: BuildConfig) -> list[str]:
+    if not labels:
+        raise LabelError("no labelled interactions: nothing to build")
+    if cfg.verbs is not None:
+        for lab in labels:
+            if lab.verb not in cfg.verbs:
+                raise LabelError(f"{lab.origin or lab.id}: verb {lab.verb!r} is not one of --verbs {list(cfg.verbs)}")
+        return list(cfg.verbs)
+    return sorted({lab.verb for lab in labels})
+
+
+def _split(labels: Sequence[Label], cfg: BuildConfig) -> tuple[list[Label], list[Label]]:
+    if cfg.test_frac <= 0:
+        return list(labels), []
+    rng = np.random.default_rng(cfg.seed)
+    train, test = [], []
+    for verb in sorted({lab.verb for lab in labels}):
+        group = [lab for lab in labels if lab.verb == verb]
+        order = rng.permutation(len(group))
+        n_test = int(round(cfg.test_frac * len(group)))
+        n_test = min(n_test, max(0, len(group) - cfg.min_clips))  # the training split keeps min_clips
+        held = set(int(i) for i in order[:n_test])
+        for i, lab in enumerate(group):
+            (test if i in held else train).append(lab)
+    return sorted(train, key=lambda lab: lab.id), sorted(test, key=lambda lab: lab.id)
+
+
+def _check_counts(train: Sequence[Label], verbs: Sequence[str], cfg: BuildConfig) -> None:
+    counts = Counter(lab.verb for lab in train)
+    few = [v for v in verbs if 0 < counts[v] < cfg.min_clips]
+    if few:
+        v = few[0]
+        where = ", ".join(lab.origin or str(lab.id) for lab in train if lab.verb == v)
+        raise LabelError(
+            f"verb {v!r} has {counts[v]} training clip(s), fewer than --min-clips {cfg.min_clips} "
+            f"(record more or fix a typo): {where}"
+        )
+    unused = [v for v in verbs if counts[v] == 0]
+    if unused:
+        warn(f"verbs {unused} have no training clip: the model's maps for them stay untrained")
+
+
+def _test_points(inter: dict[str, Any], truth: dict[str, Any] | None) -> list[list[float]] | None:
+    """Points ``[row, col]`` on the true part in the at-rest image (a 3x3 grid over its middle), from a scene's
+    truth: the true demonstration on the same object that overlaps the interaction most."""
+    if truth is None:
+        return None
+    t0 = int(inter["start_ns"]), int(inter["release_ns"])
+    best, best_overlap = None, 0
+    for d in truth["interactions"]:
+        if d["track_id"] != inter["object"]["track_id"]:
+            continue
+        overlap = min(t0[1], d["release_ns"]) - max(t0[0], d["contact_start_ns"])
+        if overlap > best_overlap:
+            best, best_overlap = d, overlap
+    if best is None:
+        return None
+    box = inter["object"]["box"]  # the crop of find: the box at rest grown by 10 %, clipped at the frame
+    cx, cy, w, h = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[2] - box[0]) * 1.1, (box[3] - box[1]) * 1.1
+    x0, y0 = max(0, int(np.floor(cx - w / 2))), max(0, int(np.floor(cy - h / 2)))
+    px = best["part_box"]
+    pts = []
+    for fy in (0.3, 0.5, 0.7):
+        for fx in (0.3, 0.5, 0.7):
+            col = px[0] + fx * (px[2] - px[0]) - x0
+            row = px[1] + fy * (px[3] - px[1]) - y0
+            pts.append([round(row, 1), round(col, 1)])
+    return pts
+
+
+def build_dataset(
+    found_dir: str | os.PathLike,
+    labels: Sequence[Label],
+    out: str | os.PathLike,
+    cfg: BuildConfig | None = None,
+    truth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the dataset of the labelled interactions of ``found_dir`` (``find``'s output) under ``out`` (absent
+    or empty). Returns its annotations. LabelError on labels it cannot use; nothing is left under ``out`` then."""
+    import cv2
+
+    cfg = cfg or BuildConfig()
+    found_dir, out = Path(found_dir), Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out}: exists and is not an empty folder (choose another -o)")
+    path = found_dir / "interactions.json"
+    if not path.is_file():
+        raise FileNotFoundError(2, "No interactions.json (not a find output folder)", str(path))
+    found = json.loads(path.read_text(encoding="utf-8"))
+    by_id = {int(r["id"]): r for r in found["interactions"]}
+    unknown = [lab for lab in labels if lab.id not in by_id]
+    if unknown:
+        raise LabelError(f"{unknown[0].origin or unknown[0].id}: no interaction {unknown[0].id} in {path}")
+    verbs = _check_labels(labels, cfg)
+    train, test = _split(labels, cfg)
+    _check_counts(train, verbs, cfg)
+    nouns = sorted({by_id[lab.id]["object"]["class"] for lab in labels})
+    objects = {by_id[lab.id]["object"]["track_id"] for lab in train}
+    if len(objects) < cfg.min_objects:
+        raise LabelError(f"the labelled interactions use {len(objects)} object(s), fewer than {cfg.min_objects}")
+    if len(objects) < 2:
+        warn("one object only: the training's negative images will be the same object")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        tmp.chmod(0o755)
+        annots: dict[str, Any] = {
+            "verbs": verbs,
+            "nouns": nouns,
+            "train_clips": [],
+            "test_clips": [],
+            "train_images": [],
+            "test_images": [],
+        }
+        no_points = 0
+        for split, group in (("train", train), ("test", test)):
+            for lab in group:
+                inter = by_id[lab.id]
+                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2)
+                annots[f"{split}_clips"].append(entry)
+                if split == "test":
+                    pts = _test_points(inter, truth)
+                    if pts is None:
+                        no_points += 1
+                        continue
+                    img = cv2.imread(str(tmp / "images" / Path(*entry["image"])))
+                    annots["test_images"].append(
+                        {
+                            "image": entry["image"],
+                            "verb": entry["verb"],
+                            "points": pts,
+                            "shape": [int(img.shape[0]), int(img.shape[1])],
+                            "noun": entry["noun"],
+                            "interaction": lab.id,
+                        }
+                    )
+        if test and no_points:
+            warn(
+                f"{no_points} held-out interactions have no test image: test images need points on the part "
+                "(a recording has none; a synthetic scene's --truth gives them); they stay test clips"
+            )
+        annots["demonstrations"] = {
+            "found": str(found_dir.resolve()),
+            "bag": found.get("bag"),
+            "fps": cfg.fps,
+            "label_sources": dict(Counter(lab.source for lab in labels)),
+            "clips_per_verb": {v: sum(1 for lab in train if lab.verb == v) for v in verbs},
+            "unlabelled": len(by_id) - len(labels),
+        }
+        (tmp / "annotations.json").write_text(json.dumps(annots, indent=1) + "\n", encoding="utf-8")
+        (tmp / "README.txt").write_text(_readme(annots), encoding="utf-8")
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return annots
+
+
+def _write_clip(
+    found_dir: Path,
+    root: Path,
+    inter: dict[str, Any],
+    lab: Label,
+    verbs: Sequence[str],
+    nouns: Sequence[str],
+    fps: float,
+    cv2: Any,
+) -> dict[str, Any]:
+    """Copy one interaction's frames (every ``step``-th, from the first) and its at-rest image; its clip entry."""
+    frames = inter["frames"]
+    stamps = [f["stamp_ns"] for f in frames]
+    src_fps = (len(stamps) - 1) * 1e9 / max(1, stamps[-1] - stamps[0]) if len(stamps) > 1 else fps
+    step = max(1, int(round(src_fps / fps)))
+    kept = frames[::step]
+    cls, track = inter["object"]["class"], inter["object"]["track_id"]
+    start = f"{inter['start_s']:.3f}"
+    dur = f"{(kept[-1]['stamp_ns'] - kept[0]['stamp_ns']) / 1e9:.3f}"
+    clip = [CHANNEL, cls, track, start, dur]
+    folder = root / "frames" / CHANNEL / cls / track / f"{start}_{dur}.mp4"
+    folder.mkdir(parents=True)
+    for i, f in enumerate(kept, start=1):
+        src = found_dir / f["file"]
+        if not src.is_file():
+            raise FileNotFoundError(2, "Clip frame missing from the find folder", str(src))
+        shutil.copyfile(src, folder / ("image-%08d.jpg" % i))
+    image = [CHANNEL, cls, track, f"{int(inter['id']):04d}.jpg"]
+    src = found_dir / inter["inactive"]["file"]
+    if cv2.imread(str(src)) is None:
+        raise FileNotFoundError(2, "At-rest image missing or unreadable in the find folder", str(src))
+    (root / "images" / Path(*image)).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, root / "images" / Path(*image))
+    contact = [i for i, f in enumerate(kept) if inter["start_ns"] <= f["stamp_ns"] <= inter["release_ns"]]
+    return {
+        "clip": clip,
+        "nframes": len(kept),
+        "verb": verbs.index(lab.verb),
+        "noun": nouns.index(cls),
+        "image": image,
+        "interaction": int(inter["id"]),
+        "label_source": lab.source,
+        "label_confidence": lab.confidence,
+        "window": inter["window"],
+        "hands": [f["hands"] for f in kept],
+        "object_boxes": [f["object_box"] for f in kept],
+        "contact_frames": contact,
+    }
+
+
+def _readme(annots: dict[str, Any]) -> str:
+    d = annots["demonstrations"]
+    return (
+        "A dataset built from demonstrations in a recording (python -m training.demonstrations build), in OPRA's\n"
+        "layout: train with python -m training.train --data-name opra --data-root <this folder> ...\n\n"
+        f"recording: {d['bag']}\nfind folder: {d['found']}\n"
+        f"verbs: {', '.join(annots['verbs'])}\nobjects: {', '.join(annots['nouns'])}\n"
+        f"train clips: {len(annots['train_clips'])} ({d['clips_per_verb']}), test clips: {len(annots['test_clips'])}, "
+        f"test images: {len(annots['test_images'])}\nlabel sources: {d['label_sources']}; unlabelled "
+        f"interactions left out: {d['unlabelled']}\n"
+        "Each clip entry also holds its interaction id, label source and confidence, hand and object boxes per\n"
+        "frame (pixels of the frame) and the frames with the hand on the object.\n"
+    )

@@ -1,0 +1,215 @@
+"""Recording -> deployed model in one call: find (or a find folder) -> labels -> build -> train -> locate.
+
+``teach`` runs what the commands ``find``, ``build``, ``python -m training.train`` and ``python -m
+training.locate`` do, with the shipped demo model's settings (``training.make_demo_model``: EfficientNet-Lite0,
+its features cached, anticipation + MSE, 60 epochs, batch 16; then the located part head), and writes one
+checkpoint that the node loads with ``model_path``.
+
+The contact fit (``training.locate``, method 'contact') needs to know where the hand touches the object in
+each clip. Without hand detections it guesses from frame differences (``training.contact``: the changed
+region reaching in from the border). A recording with hand detections has better: ``hand_cue`` takes the
+recorded hand boxes where they overlap the object's box, in the first half of the contact (when the hand
+arrives on the part, before the part or the object moves), as the contact region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hotspot_core.errors import ConfigError
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint
+
+from ..contact import ContactConfig
+from ..data.config import DatasetConfig
+from ..locate import LocateClip, LocateConfig, locate_model, training_clips
+from ..make_demo_model import demo_train_config
+from ..train import train
+from .build import BuildConfig, build_dataset
+from .find import FindConfig, find_demonstrations
+from .labels import resolve_labels, write_labels
+
+__all__ = ["CUES", "TeachConfig", "hand_cue", "hand_cues", "teach"]
+
+CUES = ("hands", "frames")
+
+
+@dataclass(frozen=True)
+class TeachConfig:
+    """find / build: their settings; epochs: training epochs (the demo model's 60); cue: the contact fit's
+    cue, 'hands' (the recorded hand boxes; clips without them fall back to frame differences) or 'frames'
+    (frame differences only); min_confidence: the DAN labels' threshold; seed: training and fit; cache_views:
+    augmented views of each clip in the feature cache (the demo model's 4; fewer builds the cache faster)."""
+
+    find: FindConfig = dataclasses.field(default_factory=FindConfig)
+    build: BuildConfig = dataclasses.field(default_factory=BuildConfig)
+    epochs: int = 60
+    cue: str = "hands"
+    min_confidence: float = 0.5
+    seed: int = 0
+    cache_views: int = 4
+
+    def __post_init__(self) -> None:
+        if self.cue not in CUES:
+            raise ConfigError(f"cue {self.cue!r} is not one of {CUES}")
+        if self.epochs < 1:
+            raise ConfigError("epochs must be >= 1")
+
+
+def hand_cue(entry: dict[str, Any], cfg: ContactConfig) -> np.ndarray | None:
+    """(size, size) float32 in [0, 1]: how often each pixel lies in a hand box and in the object's box over the
+    first half of the clip's contact frames; None when no hand box overlaps the object there."""
+    contact = entry.get("contact_frames") or []
+    frames = contact[: max(1, (len(contact) + 1) // 2)]
+    side = float(entry["window"][2] - entry["window"][0])  # the clip's frames are this square window
+    k = cfg.size / max(side, 1.0)
+    acc = np.zeros((cfg.size, cfg.size), np.float32)
+    for i in frames:
+        obj = entry["object_boxes"][i]
+        for h in entry["hands"][i]:
+            if obj is None:
+                continue
+            x0, y0 = max(h[0], obj[0]) * k, max(h[1], obj[1]) * k
+            x1, y1 = min(h[2], obj[2]) * k, min(h[3], obj[3]) * k
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            acc[
+                int(max(0, y0)) : int(np.ceil(min(cfg.size, y1))), int(max(0, x0)) : int(np.ceil(min(cfg.size, x1)))
+            ] += 1
+    if acc.max() <= 0:
+        return None
+    return acc / acc.max()
+
+
+def hand_cues(
+    dataset: Path, cfg: ContactConfig
+) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
+    """A ``cue(clip, frames)`` for ``locate_model``: ``hand_cue`` of the clip's dataset entry, the frame
+    difference cue (``training.contact``) where a clip has no hand box on its object; and its counters."""
+    from ..contact import contact_region
+    from .build import CHANNEL
+
+    annots = json.loads((dataset / "annotations.json").read_text(encoding="utf-8"))
+    by_folder = {}
+    for e in annots["train_clips"]:
+        c = e["clip"]
+        by_folder[str(dataset / "frames" / CHANNEL / c[1] / c[2] / f"{c[3]}_{c[4]}.mp4")] = e
+    counts = {"hands": 0, "frames": 0}
+
+    def cue(clip: LocateClip, frames: list[np.ndarray]) -> np.ndarray | None:
+        entry = by_folder.get(str(Path(clip.frames[0]).parent))
+        found = hand_cue(entry, cfg) if entry is not None else None
+        if found is not None:
+            counts["hands"] += 1
+            return found
+        counts["frames"] += 1
+        return contact_region(frames, cfg)
+
+    return cue, counts
+
+
+def _log(message: str) -> None:
+    print(f"training.demonstrations: {message}", flush=True)
+
+
+def teach(
+    bag: str | os.PathLike,
+    out: str | os.PathLike,
+    cfg: TeachConfig | None = None,
+    labels: str | os.PathLike | None = None,
+    dan: str | os.PathLike | None = None,
+    work: str | os.PathLike | None = None,
+    truth: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``bag`` (a recording, or a find output folder to reuse) -> the located model at ``out``. Returns the
+    stages' seconds and counts. ``work`` keeps the find folder, dataset and training run (default: a temporary
+    folder, removed). The model is written beside ``out`` and renamed: a failed run leaves no model."""
+    cfg = cfg or TeachConfig()
+    bag, out = Path(bag), Path(out)
+    if out.suffix != ".safetensors":
+        raise ConfigError(f"{out}: the model file must end in .safetensors")
+    keep = work is not None
+    root = Path(work) if keep else Path(tempfile.mkdtemp(prefix="hotspots_teach_"))
+    times: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        if (bag / "interactions.json").is_file():
+            found_dir = bag
+        else:
+            found_dir = root / "found"
+            find_demonstrations(bag, found_dir, cfg.find)
+        found = json.loads((found_dir / "interactions.json").read_text(encoding="utf-8"))
+        times["find"] = time.perf_counter() - t0
+        _log(f"{len(found['interactions'])} interactions in {found_dir} ({times['find']:.1f} s)")
+
+        t0 = time.perf_counter()
+        labs = resolve_labels(found_dir, found, labels, dan, cfg.min_confidence)
+        root.mkdir(parents=True, exist_ok=True)
+        write_labels(root / "labels_used.csv", found, labs)
+        dataset = root / "dataset"
+        if dataset.exists():
+            shutil.rmtree(dataset)
+        annots = build_dataset(found_dir, labs, dataset, cfg.build, truth)
+        times["label_build"] = time.perf_counter() - t0
+        _log(
+            f"dataset {dataset}: {len(annots['train_clips'])} training clips of verbs {annots['verbs']} "
+            f"({times['label_build']:.1f} s)"
+        )
+
+        t0 = time.perf_counter()
+        run = root / "run"
+        if run.exists():
+            shutil.rmtree(run)
+        tcfg = dataclasses.replace(
+            demo_train_config(dataset, run, root / "cache"),
+            epochs=cfg.epochs,
+            seed=cfg.seed,
+            milestones=None,
+            cache_views=cfg.cache_views,
+        )
+        result = train(tcfg)
+        times["train"] = time.perf_counter() - t0
+        _log(f"trained {result.checkpoint} ({times['train']:.1f} s, final loss {result.epoch_losses[-1]:.4f})")
+
+        t0 = time.perf_counter()
+        lcfg = LocateConfig(seed=cfg.seed)
+        clips = training_clips(DatasetConfig(name="opra", root=dataset))
+        cue, counts = hand_cues(dataset, lcfg.contact) if cfg.cue == "hands" else (None, {"frames": len(clips)})
+        located = locate_model(load_model(result.checkpoint), clips, lcfg, cue)
+        _, extra = read_metadata(result.checkpoint)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        save_checkpoint(
+            located,
+            tmp,
+            extra={
+                **extra,
+                "located": {**dataclasses.asdict(lcfg), "cue": cfg.cue, "cue_counts": counts},
+                "demonstrations": {
+                    "bag": found.get("bag"),
+                    "label_sources": annots["demonstrations"]["label_sources"],
+                    "clips_per_verb": annots["demonstrations"]["clips_per_verb"],
+                },
+            },
+        )
+        load_model(tmp)  # what the node will do: a file that does not load is not shipped
+        tmp.replace(out)
+        times["locate"] = time.perf_counter() - t0
+        _log(f"located ({counts}) -> {out} ({times['locate']:.1f} s)")
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+        stale = out.with_name(f".{out.name}.tmp")
+        if stale.exists():
+            stale.unlink()
+    return {"seconds": times, "interactions": len(found["interactions"]), "labels": len(labs), "cue": counts}
