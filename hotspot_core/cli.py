@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from hotspot_core.errors import HotspotError
 
-__all__ = ["EXIT_USAGE", "USER_ERRORS", "describe", "fail", "program_name", "run"]
+__all__ = ["EXIT_USAGE", "USER_ERRORS", "describe", "fail", "program_name", "report", "run"]
 
 EXIT_USAGE = 2  # what argparse exits with on a bad command line
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -44,6 +44,12 @@ def describe(exc: BaseException) -> str:
         return f"{exc.strerror}: {exc.filename}"
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
     return text or type(exc).__name__
+
+
+def report(exc: BaseException) -> int:
+    """For a ``main`` that catches an error itself (its callers get a return code): the one line, and 2."""
+    print(f"{program_name()}: error: {describe(exc)}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def fail(message: str) -> NoReturn:

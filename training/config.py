@@ -166,7 +166,11 @@ class TrainConfig:
         check_config_mapping(cls, data, "training")
         data = dict(data)
         if "dataset" not in data or "out_dir" not in data or data.get("out_dir") in (None, ""):
-            raise ConfigError("training config needs 'dataset' and 'out_dir'")
+            missing = [k for k in ("dataset", "out_dir") if data.get(k) in (None, "", {})]
+            raise ConfigError(
+                f"training config needs 'dataset' and 'out_dir' (missing: {', '.join(missing)}; "
+                "flags --data-root/--data-config and --out-dir, or keys in --config)"
+            )
         if not isinstance(data["dataset"], DatasetConfig):
             data["dataset"] = DatasetConfig.from_dict(data["dataset"] or {})
         if data.get("milestones") is not None:

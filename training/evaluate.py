@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -329,15 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data_cfg = dataset_config_from_args(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return cli.report(exc)
     ds = build_test_images(data_cfg, split=args.split)
     device = resolve_device(args.device)
     try:
         results = evaluate_methods(args.methods, ds, device, seed=args.seed, parts=args.parts)
     except ValueError as exc:  # a checkpoint that is not the variant its method name claims, wrong verbs ...
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return cli.report(exc)
     for r in results.values():
         where = f" ({r['checkpoint']})" if r["checkpoint"] else ""
         print(f"== {r['label']}{where}")

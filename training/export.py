@@ -10,7 +10,6 @@ Opset 17 is parsed by TensorRT 8.6 to 11 and by onnxruntime.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         meta = read_metadata(path)
     except (BackendError, CheckpointError, ValueError, OSError) as exc:
-        print(f"export failed: {exc}", file=sys.stderr)
-        return 2
+        return cli.report(exc)
     print(
         f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {meta['backbone']}, {len(meta['actions'])} actions, "
         f"input {meta['input_size']}, top_k {meta['top_k'] or 'all'}, {meta['precision']}, opset {meta['opset']}, "

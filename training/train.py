@@ -422,8 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg, args = parse_config(argv)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return cli.report(exc)
     info = init_distributed(cfg.device)
     try:
         train(cfg, resume=args.resume, info=info)
