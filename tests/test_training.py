@@ -452,6 +452,22 @@ def test_evaluate_part_metrics_with_baselines_and_oracle(world, trained, tmp_pat
     assert "**" not in table([("seen", data)]).splitlines()[-1]  # the oracle is never the bold best
 
 
+def test_report_table_says_n_a_for_a_metric_no_image_was_scored_on():
+    """A split where no image has points for AUC-J: 'n/a', not 'nan ± nan', and the others still get a best."""
+    from training.report import table
+
+    def stat(mean, n):
+        return {"mean": mean if n else float("nan"), "sem": 0.01 if n else float("nan"), "n_valid": n, "n_total": 4}
+
+    def method(label, kld):
+        return {"label": label, "metrics": {"KLD": stat(kld, 4), "SIM": stat(0.3, 4), "AUC-J": stat(0.0, 0)}}
+
+    data = {"methods": {"center_bias": method("CENTER BIAS", 2.0), "basic": method("OURS (BASIC)", 1.5)}}
+    text = table([("seen", data)])
+    assert "nan" not in text and text.count("n/a") == 2
+    assert "**1.500 ± 0.010**" in text  # the best KLD is still marked
+
+
 def test_part_metrics_without_part_boxes_use_the_gt_region(world, tmp_path):
     """OPRA / EPIC data have no part boxes: the part is the GT region G / max G > 0.5, pairs without points
     are counted but not scored, and the oracle (a Gaussian at the GT's arg-max) always hits."""
