@@ -1,0 +1,187 @@
+"""Benchmark of teaching it your objects (issue 19): recording -> deployed model, and how good that model is.
+
+    .venv/bin/python scripts/bench_demonstrations.py --demos 40 --seed 1 --work /tmp/bench_demos --json bench.json
+
+1. A synthetic demonstration scene of ``--demos`` demonstrations (the recording; its writing is not timed).
+2. Recording -> deployed model, timed: ``training.demonstrations.pipeline.teach`` (find -> labels -> build ->
+   training.train with the demo model's settings -> training.locate with the hand-box cue) with the verbs
+   from the scene's ground truth, as an interval file a person would write.
+3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
+   world's seven verbs (the DAN's two-object actions) are left out and counted.
+4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings, the frame-difference
+   contact fit) on a *generated* dataset of the same object categories with the same number of clips
+   (``training.synthetic``: one product per category, as the scene has one object each).
+5. All of them, and center bias, scored by ``training.evaluate`` on the generated world's held-out test images
+   (other instances of the same categories): KLD, SIM, AUC-J and peak-on-part, mean ± standard error.
+
+Every clip count per verb is allowed down to 1 (``min_clips`` 1): the scene draws verbs at random.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from hotspot_core import cli  # noqa: E402
+from hotspot_core.demo_model import demo_dan_path  # noqa: E402
+from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_checkpoint  # noqa: E402
+from training.data.config import DatasetConfig  # noqa: E402
+from training.data.test_images import HotspotTestImages  # noqa: E402
+from training.demonstrations.build import BuildConfig  # noqa: E402
+from training.demonstrations.labels import dan_labels, write_labels, write_truth_intervals  # noqa: E402
+from training.demonstrations.pipeline import TeachConfig, teach  # noqa: E402
+from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
+from training.demonstrations.score import score  # noqa: E402
+from training.evaluate import evaluate_methods  # noqa: E402
+from training.locate import LocateConfig, locate_model, training_clips  # noqa: E402
+from training.make_demo_model import demo_train_config  # noqa: E402
+from training.synthetic import VERBS, WorldConfig, generate_world  # noqa: E402
+from training.train import train  # noqa: E402
+
+
+def _world_model(world: Path, work: Path, epochs: int) -> Path:
+    """The usual path on the generated dataset: training.train (demo settings) + training.locate (frame cue)."""
+    cfg = demo_train_config(world, work / "run", work / "cache")
+    if epochs != cfg.epochs:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, epochs=epochs, milestones=None)
+    result = train(cfg)
+    out = work / "world_model.safetensors"
+    located = locate_model(load_model(result.checkpoint), training_clips(cfg.dataset), LocateConfig())
+    _, extra = read_metadata(result.checkpoint)
+    save_checkpoint(located, out, extra=extra)
+    return out
+
+
+def _row(name: str, r: dict) -> str:
+    m, p = r["metrics"], r["part_metrics"]["peak_on_part"]["all"]
+    cells = [f"{m[k]['mean']:.3f} ± {m[k]['sem']:.3f}" for k in ("KLD", "SIM", "AUC-J")]
+    return f"| {name} | " + " | ".join(cells) + f" | {p['mean']:.3f} ± {p['sem']:.3f} ({p['n_valid']}) |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--demos", type=int, default=40)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--objects", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=60, help="the demo model's 60")
+    p.add_argument("--test-per-category", type=int, default=8, help="held-out test products per category")
+    p.add_argument("--min-confidence", type=float, default=0.5)
+    p.add_argument("--work", type=Path, required=True, help="scratch folder (emptied first)")
+    p.add_argument("--json", type=Path, default=None)
+    a = p.parse_args(argv)
+    if a.work.exists():
+        shutil.rmtree(a.work)
+    a.work.mkdir(parents=True)
+    out: dict = {"args": {k: str(v) for k, v in vars(a).items()}, "threads": torch.get_num_threads()}
+    out["cpus"] = os.cpu_count()
+
+    truth = make_scene(a.work / "scene", SceneConfig(demos=a.demos, seed=a.seed, objects=a.objects))
+    bag = a.work / "scene" / SCENE_BAG
+    intervals = write_truth_intervals(truth, a.work / "intervals.csv")
+    build = BuildConfig(min_clips=1, verbs=VERBS)
+
+    # 2. recording -> deployed model (timed end to end, find included)
+    t0 = time.perf_counter()
+    gt = teach(
+        bag, a.work / "gt_model.safetensors", TeachConfig(build=build, epochs=a.epochs), intervals, None, a.work / "gt"
+    )
+    out["recording_to_model_s"] = time.perf_counter() - t0
+    out["gt_stages_s"] = gt["seconds"]
+    found_dir = a.work / "gt" / "found"
+    found = json.loads((found_dir / "interactions.json").read_text())
+    out["find"] = {k: v for k, v in score(found, truth).items() if k != "verbs"}
+    print(f"recording -> model: {out['recording_to_model_s']:.0f} s {gt['seconds']}", flush=True)
+
+    # 3. DAN labels
+    labs = dan_labels(found_dir, found, demo_dan_path(), a.min_confidence)
+    true_verb = {}
+    for r in found["interactions"]:
+        best = max(
+            (d for d in truth["interactions"] if d["track_id"] == r["object"]["track_id"]),
+            key=lambda d: min(r["release_ns"], d["release_ns"]) - max(r["start_ns"], d["contact_start_ns"]),
+        )
+        true_verb[r["id"]] = best["verb"]
+    kept = [lab for lab in labs if lab.verb in VERBS]
+    out["dan_labels"] = {
+        "interactions": len(found["interactions"]),
+        "above_threshold": len(labs),
+        "outside_verbs": len(labs) - len(kept),
+        "used": len(kept),
+        "correct": sum(lab.verb == true_verb[lab.id] for lab in kept),
+    }
+    write_labels(a.work / "dan_labels.csv", found, kept)
+    t0 = time.perf_counter()
+    teach(
+        found_dir,
+        a.work / "dan_model.safetensors",
+        TeachConfig(build=build, epochs=a.epochs),
+        a.work / "dan_labels.csv",
+        None,
+        a.work / "dan",
+    )
+    out["dan_teach_s"] = time.perf_counter() - t0
+    print(f"DAN labels: {out['dan_labels']}", flush=True)
+
+    # 4. the generated dataset of the same categories and clip count
+    categories = tuple(sorted({o["class"] for o in truth["objects"]}))
+    per_cat = max(1, round(len(found["interactions"]) / len(categories)))
+    world = a.work / "world"
+    generate_world(
+        world,
+        WorldConfig(
+            seed=a.seed,
+            categories=categories,
+            products_per_category=1,
+            clips_per_category=per_cat,
+            test_per_category=a.test_per_category,
+        ),
+    )
+    t0 = time.perf_counter()
+    world_model = _world_model(world, a.work / "world_run", a.epochs)
+    out["world_model_s"] = time.perf_counter() - t0
+    out["world_clips"] = per_cat * len(categories)
+
+    # 5. scores on the world's held-out test images
+    ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=world))
+    methods = {
+        "recordings, ground-truth verbs": a.work / "gt_model.safetensors",
+        "recordings, DAN verbs": a.work / "dan_model.safetensors",
+        "generated dataset, same categories and clip count": world_model,
+    }
+    results = {}
+    for name, path in methods.items():
+        results[name] = evaluate_methods([("ours_located", str(path))], ds, torch.device("cpu"))["ours_located"]
+    results["center bias"] = evaluate_methods([("center_bias", None)], ds, torch.device("cpu"))["center_bias"]
+    out["test_items"] = len(ds)
+    out["results"] = {
+        k: {"metrics": v["metrics"], "peak_on_part": v["part_metrics"]["peak_on_part"]} for k, v in results.items()
+    }
+    lines = [
+        f"test items: {len(ds)} (world {world}, categories {list(categories)})",
+        "| model | KLD ↓ | SIM ↑ | AUC-J ↑ | peak on part ↑ (n) |",
+        "|---|---|---|---|---|",
+        *[_row(k, v) for k, v in results.items()],
+        f"recording of {a.demos} demonstrations -> deployed model: {out['recording_to_model_s']:.0f} s "
+        f"(stages {', '.join(f'{k} {v:.0f} s' for k, v in gt['seconds'].items())}); torch threads {out['threads']}",
+        f"find: recall {out['find']['recall']:.3f} precision {out['find']['precision']:.3f}",
+        f"DAN labels: {out['dan_labels']}",
+    ]
+    print("\n".join(lines), flush=True)
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
