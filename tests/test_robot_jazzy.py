@@ -108,7 +108,7 @@ def test_setup_robot_keeps_noble_numpy_and_opencv_next_to_torch():
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     code = (
         "import sys, numpy, cv2, torch, rclpy, mcap_ros2;"
-        "print(sys.version_info[:2], numpy.__version__, cv2.__version__, torch.__version__.split('+')[0])"
+        "print(sys.version_info[:2], numpy.__version__, cv2.__version__, torch.__version__.partition(chr(43))[0])"
     )
     r = _run(_sh(f"python -c '{code}'"), ROOT)
     assert r.returncode == 0, r.stderr[-3000:]
