@@ -107,9 +107,17 @@ class RosLaunchCli:
             self._reader.join(timeout=5)
 
     def kill(self) -> None:
+        """Stop a launch still running: Ctrl-C first, so launch ends the processes it started (a SIGKILL to
+        `ros2 launch` alone orphans them: seen as node processes left behind by a launch that hung), then
+        SIGKILL the group if it does not end."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
+            self.ctrl_c()
+            try:
+                self.proc.wait(timeout=30)
+                return
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
 
 
 @dataclass
