@@ -34,3 +34,19 @@ def test_node_help_explains_ros_arguments():
     assert out.returncode == 0, out.stderr
     for text in ("--ros-args", "-p NAME:=VALUE", "-r FROM:=TO", "__ns:=", "--no-autostart", "--params-file"):
         assert text in out.stdout, text
+
+
+def test_node_reference_is_generated_from_the_parameter_table():
+    """docs/node.md's parameter table is what hotspot_ros/params.py declares (and nothing hand-edited)."""
+    from hotspot_ros.params import PARAMS
+    from hotspot_ros.reference_doc import render
+
+    text = (ROOT / "docs" / "node.md").read_text()
+    assert text == render(), "docs/node.md is out of date: .venv/bin/python -m hotspot_ros.reference_doc --write"
+    for name, p in PARAMS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert ("at configure" in row) == p.read_only, row
+    out = subprocess.run(
+        [sys.executable, "-m", "hotspot_ros.reference_doc", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
