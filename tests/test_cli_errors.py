@@ -32,6 +32,7 @@ CASES = [
         "--data-name",
     ),
     ("training.visualise", ["--checkpoint", f"{MISSING}/m.safetensors", "--grid", "--out", "{tmp}/v"], MISSING),
+    ("training.visualise", ["--checkpoint", "{model}", "--images", f"{MISSING}.png", "--out", "{tmp}/v"], MISSING),
     ("training.export", ["{corrupt}", "-o", "{tmp}/m.onnx"], "corrupt"),
     ("training.build_engine", [f"{MISSING}/m.onnx"], MISSING),
     (
@@ -84,5 +85,6 @@ def test_user_error_is_one_line_and_exit_2(tool: str, argv: list[str], named: st
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    last = proc.stderr.strip().splitlines()[-1]
-    assert "error" in last and named in last, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert "error" in lines[-1] and named in lines[-1], proc.stderr
+    assert sum("error" in line.lower() for line in lines) == 1, proc.stderr  # one line says what went wrong

@@ -101,7 +101,7 @@ def _action_indices(model: HotspotModel, names: Sequence[str] | None) -> list[in
         return None
     missing = [a for a in names if a not in model.actions]
     if missing:
-        raise SystemExit(f"unknown actions {missing}; the model has {list(model.actions)}")
+        cli.fail(f"unknown actions {missing}; the model has {list(model.actions)}")
     return [model.actions.index(a) for a in names]
 
 
@@ -143,9 +143,11 @@ def visualise_images(
 
 
 def _read_rgb(path: Path) -> np.ndarray:
+    if not path.is_file():  # before OpenCV, which would add a warning line of its own
+        cli.fail(f"no such image: {path}")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise SystemExit(f"cannot read image {path}")
+        cli.fail(f"cannot read image {path}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -180,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = OverlayConfig(top_k=args.top_k, level=args.level, show_object_names=False)
     except ValueError as exc:
-        raise SystemExit(str(exc)) from exc
+        cli.fail(str(exc))
     model = load_model(args.checkpoint, map_location=args.device)
     actions = _action_indices(model, args.actions)
     items: list[tuple[str, np.ndarray, Sequence[Sequence[float]]]] = []
