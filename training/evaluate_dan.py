@@ -288,14 +288,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.world is None or not args.run:
         parser.error("--world and at least one --run are needed (or --summarise)")
+    for spec in args.run:  # before the world is loaded
+        if not spec.partition("=")[2]:
+            parser.error(f"--run needs NAME=CKPT[,CKPT], got {spec!r}")
     if args.threads:
         torch.set_num_threads(args.threads)
     world = load_dan_world(args.world)
     rows: dict[str, dict[str, Any]] = {}
     for spec in args.run:
         name, _, paths = spec.partition("=")
-        if not paths:
-            raise SystemExit(f"--run needs NAME=CKPT[,CKPT], got {spec!r}")
         rows[name] = evaluate_run(
             [Path(p) for p in paths.split(",")],
             world,
