@@ -18,6 +18,14 @@ the box of the part its verb needs in the clip's *first* frame. Then:
    with the true boxes (no carrying to the product images), each scored on the test images like
    ``training.evaluate`` (``hotspot_core.eval.part_metrics``; the located read-out). ``training.locate``'s
    settings (``--arm-tolerance``, ``--tip-radius``, ``--temperature``, ...) are taken as it takes them.
+3. **the part's extent** (``--extent-only`` runs only this; issue 21): the contact fit's targets on the
+   training *product images* (one per (image, verb)), with ``--extent none`` and with ``grow`` at each
+   ``--grow-similarities`` value, against the product image's part box (hidden truth of the world's
+   ``train_images``): for the small parts, the share whose peak is in the box, the IoU and the coverage of
+   the box by the target's cells >= 0.5, and the share of the target's mass inside the box; then the fit on
+   each, scored on the test images with the located read-out (Eq. 4 map times the softmax over actions of
+   the part head) and, as a diagnostic, with the fitted logistic map alone (the sigmoid of the verb's
+   channel, no Eq. 4 map; no map form of the package reads it).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402
+from hotspot_core.eval.metrics import evaluate, format_stat  # noqa: E402
 from hotspot_core.eval.part_metrics import format_part_metrics, part_metrics  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model  # noqa: E402
 from training.contact import contact_cue  # noqa: E402
@@ -94,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True, help="that split's 'ours' model (map_form eq4)")
     p.add_argument("--split", choices=("seen", "novel"), required=True)
     p.add_argument("--cue-only", action="store_true", help="only part 1 (the cue's quality)")
+    p.add_argument("--extent-only", action="store_true", help="only part 3 (the part's extent)")
+    p.add_argument("--grow-similarities", type=float, nargs="+", default=[0.6, 0.7, 0.8, 0.9])
     for f in dataclasses.fields(LocateConfig):  # the contact fit's settings, as training.locate takes them
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     args = p.parse_args(argv)
@@ -119,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = LocateConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(LocateConfig)})
     clips = training_clips(DatasetConfig(name="opra", root=args.data_root))
     tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
+    if args.extent_only:
+        return extent_part(args, annots, model, clips, cfg, tf)
 
     # 1. cue quality on the training clips
     hits = {k: [] for k in ("contact", "frame difference")}
@@ -180,6 +193,62 @@ def main(argv: list[str] | None = None) -> int:
         torch.stack(first_x), torch.from_numpy(np.stack(grid_masks)), torch.tensor([c.verb for c in clips]), 0
     )
     score("the same logistic fit on the clips' first frames with the true part box (not carried)", on_frames)
+    return extent_part(args, annots, model, clips, cfg, tf)
+
+
+def product_boxes(annots: dict, grid: int) -> dict[tuple[tuple[str, ...], int], tuple[np.ndarray, bool]]:
+    """(product image's path parts, verb) -> (grid x grid mask of the cells whose centre is in the part box, small part)
+    from the world's ``train_images`` (hidden truth; the image is resized straight to the grid, as the model
+    sees it)."""
+    out = {}
+    for t in annots["train_images"]:
+        (r0, r1), (c0, c1), (h, w) = t["part_rows"], t["part_cols"], t["shape"]
+        ry, cx = (np.arange(grid) + 0.5) / grid * h, (np.arange(grid) + 0.5) / grid * w
+        mask = ((ry >= r0) & (ry < r1 + 1))[:, None] & ((cx >= c0) & (cx < c1 + 1))[None]
+        out[(tuple(t["image"]), int(t["verb"]))] = (mask, t["part"] != "body")
+    return out
+
+
+def extent_part(args, annots, model, clips, cfg: LocateConfig, tf: EvalTransform) -> int:
+    """Part 3: the contact targets on the product images with and without the grown extent, then the fit."""
+    test = build_test_images(DatasetConfig(name="opra", root=args.data_root), split="test")
+    items = part_items(test)
+    gts = {k: test.heatmap(i).numpy() for i, k in enumerate(test.keys())}
+    test_x = {}
+    for i, e in enumerate(test.entries):
+        if _image_id(e) not in test_x:
+            with torch.no_grad():
+                test_x[_image_id(e)] = model.features(tf(load_rgb(test.image_path(i)))[None])
+    keys = list(dict.fromkeys((c.image, c.verb) for c in clips))  # contact_targets' order
+    print("== the part's extent: contact targets on the training product images against their part boxes")
+    for extent in [("none", cfg.grow_similarity), *(("grow", s) for s in args.grow_similarities)]:
+        c = dataclasses.replace(cfg, extent=extent[0], grow_similarity=extent[1])
+        data = contact_targets(model, clips, c)
+        boxes = product_boxes(annots, data.targets.shape[-1])
+        depth = len(annots["train_images"][0]["image"])
+        rows = []
+        for (image, verb), t in zip(keys, data.targets.numpy()):
+            mask, small = boxes[(image.parts[-depth:], verb)]
+            on = t >= 0.5
+            rows.append((small, mask.flat[np.argmax(t)], (on & mask).sum() / (on | mask).sum(),
+                         (on & mask).sum() / max(mask.sum(), 1), (t * mask).sum() / t.sum()))  # fmt: skip
+        r = np.array([row[1:] for row in rows if row[0]], float)
+        name = "extent none" if extent[0] == "none" else f"extent grow, similarity {extent[1]}"
+        print(f"{name}: {len(r)} small-part targets: peak in box {r[:, 0].mean():.3f}, IoU {r[:, 1].mean():.3f}, "
+              f"coverage {r[:, 2].mean():.3f}, mass in box {r[:, 3].mean():.3f}", flush=True)  # fmt: skip
+        head = fit_part_maps(data, model.config.num_actions, c)
+        forms = {
+            "located read-out": lambda e, logits: e * torch.softmax(logits, 0),
+            "logistic map alone (diagnostic)": lambda e, logits, t=c.temperature: torch.sigmoid(logits * t),
+        }
+        for form, read in forms.items():
+            with torch.no_grad():
+                maps = {k: read(model.hotspot_maps(x)[0], head(x)[0]).numpy() for k, x in test_x.items()}
+            pm = part_metrics(maps, items)
+            sc = evaluate({k: maps[it.image][it.action] for k, it in zip(test.keys(), items)}, gts, res=28, seed=0)
+            print(f"  fit, {form}: small-part peak {format_stat(pm['peak_on_part']['small'])}, own - mean hit "
+                  f"{format_stat(pm['vs_mean']['hit'], signed=True)}, KLD {format_stat(sc['KLD'])}, "
+                  f"SIM {format_stat(sc['SIM'])}, AUC-J {format_stat(sc['AUC-J'])}", flush=True)  # fmt: skip
     return 0
 
 

@@ -9,7 +9,7 @@ import torch
 
 from hotspot_core.errors import ConfigError
 from training.contact import ContactConfig, contact_cue, contact_region, geodesic_distance
-from training.locate import LocateConfig, carry_to_image
+from training.locate import LocateConfig, carry_to_image, grow_extent
 
 SIZE = 128  # frames drawn at the cue's own size: pixel positions are the cue's
 
@@ -93,6 +93,7 @@ def test_carry_to_image_moves_weight_to_the_matching_cells():
 def test_locate_config_rejects_bad_values():
     bad_values = ({"method": "boxes"}, {"reach": 0.0}, {"opening": 0}, {"arm_tolerance": -1.0}, {"tip_radius": -1})
     bad_values = (*bad_values, {"steps": 0})
+    bad_values = (*bad_values, {"extent": "box"}, {"grow_similarity": 1.0}, {"grow_similarity": -1.0})
     for bad in (*bad_values, {"match_temperature": 0.0}):
         with pytest.raises(ConfigError):
             LocateConfig(**bad)
@@ -106,3 +107,37 @@ def test_the_arm_colour_keeps_a_lifted_object_from_being_taken_for_the_hand():
     assert 58 <= r <= 70 and 68 <= c <= 74, (r, c)
     r, c = np.unravel_index(np.argmax(contact_cue(frames, ContactConfig(arm_tolerance=0))), (SIZE, SIZE))
     assert not (58 <= r <= 70 and 68 <= c <= 74), (r, c)  # without it, the reach runs on into the object
+
+
+def product_features() -> torch.Tensor:
+    """(8,10,10) cell features of a hand-made product image: background, a body (rows 3-8, columns 1-5) and a
+    handle bar (rows 4-5, columns 6-9) each drawn alike (one direction plus small noise), and a patch of
+    the handle's look away from it (rows 0-1, columns 0-1: a distractor of the same colour)."""
+    gen = torch.Generator().manual_seed(0)
+    looks = torch.eye(8)[:3] * 3  # background, body, handle: orthogonal directions
+    kind = torch.zeros(10, 10, dtype=torch.long)
+    kind[3:9, 1:6] = 1
+    kind[4:6, 6:10] = 2
+    kind[0:2, 0:2] = 2
+    return looks[kind].permute(2, 0, 1) + 0.3 * torch.randn(8, 10, 10, generator=gen)
+
+
+def test_grow_extent_covers_the_part_the_contact_touches_and_nothing_else():
+    x = product_features()
+    target = torch.zeros(10, 10)  # the carried contact: a blob at the handle's far end, spilling onto the body
+    target[4, 9], target[5, 9], target[4, 8], target[5, 5] = 1.0, 0.8, 0.6, 0.3
+    region = grow_extent(x, target, similarity=0.8)
+    handle = torch.zeros(10, 10)
+    handle[4:6, 6:10] = 1
+    assert torch.equal(region, handle)  # the whole bar, not the body cell, not the look-alike patch
+    # with no similarity test the region is every 8-connected cell of the image
+    assert torch.equal(grow_extent(x, target, similarity=-0.99), torch.ones(10, 10))
+
+
+def test_grow_extent_keeps_only_the_peak_when_the_peak_is_unlike_its_target():
+    x = product_features()
+    target = torch.zeros(10, 10)
+    target[4, 9] = 1.0  # the peak, on the handle
+    target[3:9, 1:6] = 0.9  # most of the target's weight on the body: the prototype is the body's look
+    region = grow_extent(x, target, similarity=0.8)
+    assert region.sum() == 1 and region[4, 9] == 1

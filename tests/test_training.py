@@ -608,6 +608,14 @@ def test_locate_adds_a_fitted_part_head_and_evaluate_scores_it(world, trained, t
     assert locate_cli.main([*argv, "--method", "motion"]) == 0
     assert read_metadata(motion)[1]["located"]["method"] == "motion"
     assert not torch.equal(load_model(motion).part_head.weight, located.part_head.weight)
+    # the part's extent grown on the product images (issue 21): another head, its settings stored
+    grown = tmp_path / "grown.safetensors"
+    argv = ["--checkpoint", str(trained["ours"]), "--data-root", str(world), "--out", str(grown)]
+    assert locate_cli.main([*argv, "--extent", "grow", "--grow-similarity", "0.7"]) == 0
+    stored = read_metadata(grown)[1]["located"]
+    assert stored["extent"] == "grow" and stored["grow_similarity"] == 0.7
+    assert not torch.equal(load_model(grown).part_head.weight, located.part_head.weight)
+    assert locate_cli.main([*argv, "--extent", "boxes"]) == 2
     js = tmp_path / "eval.json"
     assert evaluate_cli.main(evaluate_argv(world, js, f"ours_located={outs[0]}", f"ours={trained['ours']}")) == 0
     methods = json.loads(js.read_text())["methods"]

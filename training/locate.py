@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,9 @@ from .data.transforms import EvalTransform
 log = logging.getLogger(__name__)
 
 METHODS = ("contact", "motion")
+# What a 'contact' target covers on the product image: 'none' (the carried contact region as it is) or
+# 'grow' (the part's extent: grown from it by feature similarity, ``grow_extent``; issue 21).
+EXTENTS = ("none", "grow")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class LocateConfig:
     contact: cue_size, change_threshold, opening, border_band, arm_tolerance, reach, tip_radius:
     ``training.contact.ContactConfig``;
     match_temperature: the softmax temperature of the feature correspondence (cosine similarity);
+    extent: 'none' or 'grow' (EXTENTS; ``grow_extent`` with ``grow_similarity``, a cosine in (-1, 1));
     steps, step_lr: full-batch Adam steps of the logistic maps.
     motion: frames: the last frames of each clip, where its action happens; power: sharpness of the motion
     weights (0: a plain spatial average, no location); epochs, lr, weight_decay, batch_size: the fit of the
@@ -84,6 +89,8 @@ class LocateConfig:
     reach: float = 0.9
     tip_radius: int = 16
     match_temperature: float = 0.05
+    extent: str = "none"
+    grow_similarity: float = 0.8
     steps: int = 300
     step_lr: float = 1e-2
     frames: int = 3
@@ -96,6 +103,10 @@ class LocateConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"locate method {self.method!r} is not one of {METHODS}")
+        if self.extent not in EXTENTS:
+            raise ConfigError(f"locate extent {self.extent!r} is not one of {EXTENTS}")
+        if not -1 < self.grow_similarity < 1:
+            raise ConfigError(f"grow_similarity must be a cosine in (-1, 1), got {self.grow_similarity}")
         if self.frames < 1 or self.epochs < 1 or self.batch_size < 1 or self.steps < 1:
             raise ConfigError("frames, epochs, batch_size and steps must be >= 1")
         if self.power < 0 or self.weight_decay < 0:
@@ -212,6 +223,27 @@ def carry_to_image(
     return (spread @ weights.flatten().float()).view(image_x.shape[1:])
 
 
+def grow_extent(image_x: torch.Tensor, target: torch.Tensor, similarity: float) -> torch.Tensor:
+    """(h,w) of 0/1: the part's extent on an image grown from a carried contact ``target`` (h,w, maximum 1).
+    The prototype is the mean of the image's unit-length cell features (C,h,w) over the target's cells of
+    at least half its maximum, weighted by the target; the extent is the 8-connected region of cells whose
+    cosine similarity to it is >= ``similarity`` around the target's peak (only the peak cell where the peak
+    itself is less similar).
+    Why: the hand says where the part is, not how far it reaches (docs/training.md, issue 21); a part is
+    drawn alike over its extent, so the product image's own features carry the rest."""
+    x = F.normalize(image_x.flatten(1).float(), dim=0)  # (C, cells)
+    t = target.flatten().float()
+    proto = F.normalize((x * (t * (t >= 0.5))).sum(1), dim=0)
+    same = ((proto @ x).view(target.shape) >= similarity).numpy().astype(np.uint8)
+    peak = np.unravel_index(int(t.argmax()), target.shape)
+    if not same[peak]:  # the peak unlike the rest of its own target: nothing to grow from but the peak
+        region = np.zeros(target.shape, np.float32)
+        region[peak] = 1.0
+        return torch.from_numpy(region)
+    _, labels = cv2.connectedComponents(same, connectivity=8)
+    return torch.from_numpy((labels == labels[peak]).astype(np.float32))
+
+
 @dataclass(frozen=True)
 class LocateClip:
     """A training clip: its frame files in order, its verb and its product image (None where the data has none)."""
@@ -239,7 +271,8 @@ def contact_targets(
     cue: Callable[[LocateClip, list[np.ndarray]], np.ndarray | None] | None = None,
 ) -> ContactTargets:
     """'contact': each clip's contact region times its first frame's object map, carried to its product image;
-    averaged per (product image, verb) and scaled to a maximum of 1. ``cue(clip, frames)`` replaces
+    averaged per (product image, verb) and scaled to a maximum of 1 (``cfg.extent`` 'grow': then grown to the
+    part's extent on the product image, ``grow_extent``). ``cue(clip, frames)`` replaces
     ``training.contact.contact_region`` (diagnostics: ``scripts/contact_probe.py`` gives the true part box)."""
     tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
     image_x: dict[Path, torch.Tensor] = {}
@@ -267,8 +300,11 @@ def contact_targets(
     feats, targets, verbs = [], [], []
     for (image, verb), maps in carried.items():
         t = torch.stack(maps).mean(0)
+        t = t / t.max().clamp_min(1e-12)
+        if cfg.extent == "grow":
+            t = grow_extent(image_x[image], t, cfg.grow_similarity)
         feats.append(image_x[image])
-        targets.append(t / t.max().clamp_min(1e-12))
+        targets.append(t)
         verbs.append(verb)
     return ContactTargets(torch.stack(feats), torch.stack(targets), torch.tensor(verbs), no_contact)
 
