@@ -4,8 +4,9 @@
 
 1. A synthetic demonstration scene of ``--demos`` demonstrations (the recording; its writing is not timed).
 2. Recording -> deployed model, timed: ``training.demonstrations.pipeline.teach`` (find -> labels -> build ->
-   training.train with the demo model's settings -> training.locate with the hand-box cue) with the verbs
-   from the scene's ground truth, as an interval file a person would write.
+   training.train with the demo model's settings -> training.locate, frame-difference cue) with the verbs
+   from the scene's ground truth, as an interval file a person would write; the same trained run located
+   again with the recorded hand boxes as the contact cue (``--cue hands``).
 3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
    world's seven verbs (the DAN's two-object actions) are left out and counted.
 4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings, the frame-difference
@@ -38,7 +39,7 @@ from training.data.config import DatasetConfig  # noqa: E402
 from training.data.test_images import HotspotTestImages  # noqa: E402
 from training.demonstrations.build import BuildConfig  # noqa: E402
 from training.demonstrations.labels import dan_labels, write_labels, write_truth_intervals  # noqa: E402
-from training.demonstrations.pipeline import TeachConfig, teach  # noqa: E402
+from training.demonstrations.pipeline import TeachConfig, hand_cues, teach  # noqa: E402
 from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
 from training.demonstrations.score import score  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
@@ -102,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     found = json.loads((found_dir / "interactions.json").read_text())
     out["find"] = {k: v for k, v in score(found, truth).items() if k != "verbs"}
     print(f"recording -> model: {out['recording_to_model_s']:.0f} s {gt['seconds']}", flush=True)
+    lcfg = LocateConfig()
+    cue, _ = hand_cues(a.work / "gt" / "dataset", lcfg.contact)
+    clips = training_clips(DatasetConfig(name="opra", root=a.work / "gt" / "dataset"))
+    hands_model = a.work / "gt_hands_model.safetensors"
+    save_checkpoint(
+        locate_model(load_model(a.work / "gt" / "run" / "model.safetensors"), clips, lcfg, cue), hands_model
+    )
 
     # 3. DAN labels
     labs = dan_labels(found_dir, found, demo_dan_path(), a.min_confidence)
@@ -156,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=world))
     methods = {
         "recordings, ground-truth verbs": a.work / "gt_model.safetensors",
+        "recordings, ground-truth verbs, hand-box cue": hands_model,
         "recordings, DAN verbs": a.work / "dan_model.safetensors",
         "generated dataset, same categories and clip count": world_model,
     }

@@ -172,6 +172,14 @@ def test_build_writes_an_opra_dataset_training_reads(found, tmp_path) -> None:
     n_src = len(next(r for r in fj["interactions"] if r["id"] == e["interaction"])["frames"])
     assert e["nframes"] == len(range(0, n_src, 3)) and len(e["hands"]) == e["nframes"]
     assert len(training_clips(DatasetConfig(name="opra", root=out))) == len(annots["train_clips"])
+    # the at-rest image is the clip's window before the hand came: the frames' size, no hand in it
+    from PIL import Image
+
+    inter = next(r for r in fj["interactions"] if r["id"] == e["interaction"])
+    with Image.open(out / "images" / Path(*e["image"])) as im:
+        side = inter["window"][2] - inter["window"][0]
+        assert im.size == (side, inter["window"][3] - inter["window"][1])
+    assert inter["inactive"]["at_rest"] and inter["inactive"]["stamp_ns"] < inter["start_ns"]
     test = HotspotTestImages(out)
     for i in range(len(test)):  # the truth's points lie on the part: the GT map peaks inside the image
         assert test.heatmap(i).max() > 0
@@ -232,7 +240,7 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
     folder, fj, truth = found
     intervals = write_truth_intervals(truth, tmp_path / "intervals.csv")
     model = tmp_path / "model.safetensors"
-    cfg = TeachConfig(build=BuildConfig(min_clips=1, verbs=VERBS), epochs=4, cache_views=1)
+    cfg = TeachConfig(build=BuildConfig(min_clips=1, verbs=VERBS), epochs=4, cache_views=1, cue="hands")
     r = teach(folder.parent / "scene" / SCENE_BAG, model, cfg, labels=intervals)
     assert r["labels"] == r["interactions"] == len(truth["interactions"])
     assert r["cue"]["hands"] == r["labels"]  # every clip's contact came from the recorded hand boxes

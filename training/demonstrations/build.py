@@ -5,6 +5,8 @@
                           ``demonstrations`` (where it came from: the find folder, label sources, counts)
     frames/demo/<class>/<track>/<start>_<dur>.mp4/image-%08d.jpg   each interaction's clip (resampled to ``fps``)
     images/demo/<class>/<track>/<NNNN>.jpg                         the object at rest before the hand came
+                          (``image`` 'window': in the clip's window, with the context the frames show;
+                          'tight': its box grown by 10 %)
     README.txt
 
 A clip entry is OPRA's (``clip: [demo, class, track, start, dur]``, ``nframes``, ``verb``, ``noun``,
@@ -44,6 +46,7 @@ from .labels import Label, LabelError
 __all__ = ["BuildConfig", "build_dataset", "CHANNEL"]
 
 CHANNEL = "demo"  # OPRA's first path part (its YouTube channel)
+IMAGES = ("window", "tight")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class BuildConfig:
     spans 1.6 s, reach and use); min_clips: the fewest training clips a verb needs; verbs: the dataset's verb
     list in order (None: the labels' verbs, sorted; a label outside it is an error); test_frac: share of each
     verb's interactions held out; seed: the hold-out draw; min_objects: distinct objects needed (OPRA draws
-    its negatives from other products)."""
+    its negatives from other products); image: the at-rest image, 'window' (the clip's window, the object at
+    about half its side as in the clip frames and in catalogue photos) or 'tight' (the object's box + 10 %)."""
 
     fps: float = 5.0
     min_clips: int = 3
@@ -60,8 +64,11 @@ class BuildConfig:
     test_frac: float = 0.0
     seed: int = 0
     min_objects: int = 1
+    image: str = "window"
 
     def __post_init__(self) -> None:
+        if self.image not in IMAGES:
+            raise ConfigError(f"build: image must be one of {IMAGES}, got {self.image!r}")
         if not 0.5 <= self.fps <= 60 or self.min_clips < 1 or not 0.0 <= self.test_frac < 1.0:
             raise ConfigError("build: fps must be 0.5..60, min_clips >= 1, test_frac 0..1 (exclusive)")
         if self.verbs is not None and (not self.verbs or len(set(self.verbs)) != len(self.verbs)):
@@ -110,7 +117,7 @@ def _check_counts(train: Sequence[Label], verbs: Sequence[str], cfg: BuildConfig
         warn(f"verbs {unused} have no training clip: the model's maps for them stay untrained")
 
 
-def _test_points(inter: dict[str, Any], truth: dict[str, Any] | None) -> list[list[float]] | None:
+def _test_points(inter: dict[str, Any], truth: dict[str, Any] | None, image: str) -> list[list[float]] | None:
     """Points ``[row, col]`` on the true part in the at-rest image (a 3x3 grid over its middle), from a scene's
     truth: the true demonstration on the same object that overlaps the interaction most."""
     if truth is None:
@@ -125,9 +132,12 @@ def _test_points(inter: dict[str, Any], truth: dict[str, Any] | None) -> list[li
             best, best_overlap = d, overlap
     if best is None:
         return None
-    box = inter["object"]["box"]  # the crop of find: the box at rest grown by 10 %, clipped at the frame
-    cx, cy, w, h = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[2] - box[0]) * 1.1, (box[3] - box[1]) * 1.1
-    x0, y0 = max(0, int(np.floor(cx - w / 2))), max(0, int(np.floor(cy - h / 2)))
+    if image == "window":
+        x0, y0 = inter["window"][0], inter["window"][1]
+    else:  # the crop of find: the box at rest grown by 10 %, clipped at the frame
+        box = inter["object"]["box"]
+        cx, cy, w, h = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, (box[2] - box[0]) * 1.1, (box[3] - box[1]) * 1.1
+        x0, y0 = max(0, int(np.floor(cx - w / 2))), max(0, int(np.floor(cy - h / 2)))
     px = best["part_box"]
     pts = []
     for fy in (0.3, 0.5, 0.7):
@@ -171,6 +181,11 @@ def build_dataset(
     if len(objects) < 2:
         warn("one object only: the training's negative images will be the same object")
 
+    image_kind = cfg.image
+    if image_kind == "window" and any("window_file" not in by_id[lab.id]["inactive"] for lab in labels):
+        warn(f"{found_dir}: made by an older find without the at-rest window image: the tight crop is used")
+        image_kind = "tight"
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -187,10 +202,10 @@ def build_dataset(
         for split, group in (("train", train), ("test", test)):
             for lab in group:
                 inter = by_id[lab.id]
-                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2)
+                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2, image_kind)
                 annots[f"{split}_clips"].append(entry)
                 if split == "test":
-                    pts = _test_points(inter, truth)
+                    pts = _test_points(inter, truth, image_kind)
                     if pts is None:
                         no_points += 1
                         continue
@@ -214,6 +229,7 @@ def build_dataset(
             "found": str(found_dir.resolve()),
             "bag": found.get("bag"),
             "fps": cfg.fps,
+            "image": image_kind,
             "label_sources": dict(Counter(lab.source for lab in labels)),
             "clips_per_verb": {v: sum(1 for lab in train if lab.verb == v) for v in verbs},
             "unlabelled": len(by_id) - len(labels),
@@ -238,6 +254,7 @@ def _write_clip(
     nouns: Sequence[str],
     fps: float,
     cv2: Any,
+    image_kind: str,
 ) -> dict[str, Any]:
     """Copy one interaction's frames (every ``step``-th, from the first) and its at-rest image; its clip entry."""
     frames = inter["frames"]
@@ -257,7 +274,7 @@ def _write_clip(
             raise FileNotFoundError(2, "Clip frame missing from the find folder", str(src))
         shutil.copyfile(src, folder / ("image-%08d.jpg" % i))
     image = [CHANNEL, cls, track, f"{int(inter['id']):04d}.jpg"]
-    src = found_dir / inter["inactive"]["file"]
+    src = found_dir / inter["inactive"]["window_file" if image_kind == "window" else "file"]
     if cv2.imread(str(src)) is None:
         raise FileNotFoundError(2, "At-rest image missing or unreadable in the find folder", str(src))
     (root / "images" / Path(*image)).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from hotspot_core.interactions import ContactRule
 from training.synthetic.catalogue import CATEGORY_BY_NAME
 
 from .bag import Topics
-from .build import BuildConfig, build_dataset
+from .build import IMAGES, BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
 from .labels import resolve_labels, write_labels
 from .pipeline import CUES, TeachConfig, teach
@@ -84,6 +84,9 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbs", nargs="+", default=None, help="the model's verbs in order (default: the labels')")
     p.add_argument("--test-frac", type=float, default=d.test_frac, help="share of each verb held out as test")
     p.add_argument("--truth", type=Path, default=None, help="a synthetic scene's scene.json: test images' points")
+    p.add_argument(
+        "--image", choices=IMAGES, default=d.image, help="the at-rest image: the clip's window, or the object's box"
+    )
 
 
 def _build_config(a: argparse.Namespace) -> BuildConfig:
@@ -92,6 +95,7 @@ def _build_config(a: argparse.Namespace) -> BuildConfig:
         min_clips=a.min_clips,
         verbs=tuple(a.verbs) if a.verbs else None,
         test_frac=a.test_frac,
+        image=a.image,
     )
 
 

@@ -12,6 +12,7 @@ that looks finished)::
                             seconds from the recording's first image)
     contact_sheet.png       each interaction at its first contact frame, numbered as in labels.csv
     NNNN/inactive.jpg       the object at rest (its box grown by 10 %) in the last frame before a hand came near
+    NNNN/at_rest.jpg        that frame in the clip's window (the object with the context of the clip frames)
     NNNN/frames/image-%08d.jpg  the clip: ``pre_s`` before the first contact to ``post_s`` after the release,
                             cropped to the object's neighbourhood (a square ``context`` times the object's
                             longer side around its box at rest, the same window in every frame; clipped to
@@ -224,6 +225,10 @@ class _Finder:
         q = [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
         inactive = _crop(rest[1], _grow(rest[2], 1.1))
         cv2.imwrite(str(folder / "inactive.jpg"), cv2.cvtColor(inactive, cv2.COLOR_RGB2BGR), q)
+        # the same moment in the clip's window: the object with the context the clip frames show, the image a
+        # model trained on these clips learns from (build's default at-rest image)
+        rest_window = rest[1][win[1] : win[3], win[0] : win[2]]
+        cv2.imwrite(str(folder / "at_rest.jpg"), cv2.cvtColor(rest_window, cv2.COLOR_RGB2BGR), q)
         frames = []
         for i, f in enumerate(o.frames, start=1):
             name = "image-%08d.jpg" % i
@@ -250,7 +255,12 @@ class _Finder:
             "complete": inter.complete,
             "object": {"class": obj[1], "track_id": obj[0], "box": [round(float(v), 1) for v in rest[2]]},
             "contacts": dict(inter.contacts),
-            "inactive": {"file": f"{n:04d}/inactive.jpg", "stamp_ns": rest[0], "at_rest": at_rest},
+            "inactive": {
+                "file": f"{n:04d}/inactive.jpg",
+                "window_file": f"{n:04d}/at_rest.jpg",
+                "stamp_ns": rest[0],
+                "at_rest": at_rest,
+            },
             "window": list(win),
             "contact_frame": o.frames.index(first),
             "frames": frames,

@@ -6,10 +6,12 @@ its features cached, anticipation + MSE, 60 epochs, batch 16; then the located p
 checkpoint that the node loads with ``model_path``.
 
 The contact fit (``training.locate``, method 'contact') needs to know where the hand touches the object in
-each clip. Without hand detections it guesses from frame differences (``training.contact``: the changed
-region reaching in from the border). A recording with hand detections has better: ``hand_cue`` takes the
-recorded hand boxes where they overlap the object's box, in the first half of the contact (when the hand
-arrives on the part, before the part or the object moves), as the contact region.
+each clip. ``cue`` 'frames' (the default) finds it from frame differences (``training.contact``: the tip
+of the changed region reaching in from the border, when the hand arrives). ``cue`` 'hands' uses the
+recorded hand boxes instead (``hand_cue``: where they overlap the object's box, in the first half of the
+contact). Measured on the synthetic scene (docs/demonstrations.md, "Benchmark"), the hand boxes were the
+worse cue there: a box covers the whole hand, the changed region's tip is the fingertips. So 'frames' is
+the default, and 'hands' stays for a recording where frame differences fail (moving camera, clutter).
 """
 
 from __future__ import annotations
@@ -47,14 +49,14 @@ CUES = ("hands", "frames")
 @dataclass(frozen=True)
 class TeachConfig:
     """find / build: their settings; epochs: training epochs (the demo model's 60); cue: the contact fit's
-    cue, 'hands' (the recorded hand boxes; clips without them fall back to frame differences) or 'frames'
-    (frame differences only); min_confidence: the DAN labels' threshold; seed: training and fit; cache_views:
+    cue, 'frames' (frame differences) or 'hands' (the recorded hand boxes; clips without them fall back to
+    frame differences); min_confidence: the DAN labels' threshold; seed: training and fit; cache_views:
     augmented views of each clip in the feature cache (the demo model's 4; fewer builds the cache faster)."""
 
     find: FindConfig = dataclasses.field(default_factory=FindConfig)
     build: BuildConfig = dataclasses.field(default_factory=BuildConfig)
     epochs: int = 60
-    cue: str = "hands"
+    cue: str = "frames"
     min_confidence: float = 0.5
     seed: int = 0
     cache_views: int = 4
