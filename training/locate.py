@@ -273,7 +273,7 @@ def contact_targets(
     """'contact': each clip's contact region times its first frame's object map, carried to its product image;
     averaged per (product image, verb) and scaled to a maximum of 1 (``cfg.extent`` 'grow': then grown to the
     part's extent on the product image, ``grow_extent``). ``cue(clip, frames)`` replaces
-    ``training.contact.contact_region`` (diagnostics: ``scripts/contact_probe.py`` gives the true part box)."""
+    ``training.contact.contact_region`` (diagnostics: ``scripts/probes/contact_probe.py`` gives the true part box)."""
     tf = EvalTransform(model.config.input_size, model.config.mean, model.config.std)
     image_x: dict[Path, torch.Tensor] = {}
     carried: dict[tuple[Path, int], list[torch.Tensor]] = {}

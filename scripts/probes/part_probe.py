@@ -1,6 +1,6 @@
 """Are the action parts distinct in the frozen features at the map size? A supervised linear probe (issue 11).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/part_probe.py --data-root runs/p/world_seen \
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/probes/part_probe.py --data-root runs/p/world_seen \
         --checkpoint runs/p/seen/ours/model.safetensors
 
 A diagnostic, not a method: the hotspot models never see part boxes. Here one linear layer per action on
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

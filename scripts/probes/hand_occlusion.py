@@ -1,6 +1,6 @@
 """How much of the action's part does the drawn hand hide in the synthetic clips' active frames? (issue 11)
 
-    .venv/bin/python scripts/hand_occlusion.py [--clips 6] [--seed 0]
+    .venv/bin/python scripts/probes/hand_occlusion.py [--clips 6] [--seed 0]
 
 Renders clips with ``training.synthetic.render.render_clip`` exactly as the world does, four times per clip
 from the same RNG state: with and without the hand, each with the part drawn normally and recoloured
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

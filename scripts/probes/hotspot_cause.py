@@ -1,6 +1,6 @@
 """Why are the per-action hotspot maps alike? Measure candidates on trained checkpoints (issue 11, part 2).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/hotspot_cause.py --data-root runs/p/world_seen \
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/probes/hotspot_cause.py --data-root runs/p/world_seen \
         --method ours=runs/p/seen/ours/model.safetensors --method lstm=runs/p/seen/lstm_gradcam/model.safetensors
 
 For each checkpoint, on the test catalogue images (all actions' maps of each image), from one autograd pass
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

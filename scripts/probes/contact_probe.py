@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How good is the contact cue, and how far would a perfect one go? (issue 11, the fix's second step)
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/contact_probe.py --data-root runs/p/world_seen \\
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/probes/contact_probe.py --data-root runs/p/world_seen \\
         --checkpoint runs/p/seen/ours/model.safetensors --split seen
 
 A diagnostic, not a method: it uses the synthetic world's hidden truth, which the package's training never
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

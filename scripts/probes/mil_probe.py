@@ -1,6 +1,6 @@
 """Can the weak label alone (the clip's verb) place each action's peak on its part? A MIL read-out (issue 11).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/mil_probe.py --data-root runs/p/world_seen \
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/probes/mil_probe.py --data-root runs/p/world_seen \
         --cache runs/p/cache_seen --checkpoint runs/p/seen/ours/model.safetensors
 
 A diagnostic, not a method of the package. Trained only on what the hotspot models see (the cached
@@ -8,8 +8,8 @@ inactive-image features of the training clips and the clips' verbs; no points, n
 per action on the frozen features x (a 1x1 conv, C -> A maps), pooled over space by log-sum-exp
 (``--r``; large r -> max: multiple-instance learning) and trained with cross-entropy on the clip verb.
 Its per-action maps on the test catalogue images are scored with ``hotspot_core.eval.part_metrics``.
-Compare with the supervised probe (``scripts/part_probe.py``) and the model's Eq. 4 maps
-(``scripts/hotspot_cause.py``). The checkpoint only gives the backbone and input size.
+Compare with the supervised probe (``scripts/probes/part_probe.py``) and the model's Eq. 4 maps
+(``scripts/probes/hotspot_cause.py``). The checkpoint only gives the backbone and input size.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does *where the clip moves* tie each verb to a part? A weakly supervised read-out (issue 11, the fix).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/motion_probe.py --data-root runs/fd/world_seen \
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/probes/motion_probe.py --data-root runs/fd/world_seen \
         --checkpoint models/demo_synthetic_efficientnet_lite0.safetensors
 
 A diagnostic, not a method of the package. It uses only what weak supervision has (the training clips'
@@ -11,7 +11,7 @@ first frame (|f_t - f_0|, area-averaged to the feature grid, raised to ``--power
 action happens. One linear layer per action (C -> A) is trained with cross-entropy on these local
 features and the clip's verb, then read out as per-action maps (a 1x1 conv) on the test catalogue
 images, scored with ``hotspot_core.eval.part_metrics`` beside the global-pooling MIL read-out of
-``scripts/mil_probe.py`` (the same layer trained on globally pooled features of the same frames:
+``scripts/probes/mil_probe.py`` (the same layer trained on globally pooled features of the same frames:
 ``--power 0``). The checkpoint only gives the backbone and input size.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

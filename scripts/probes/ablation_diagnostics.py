@@ -14,7 +14,7 @@ ring of ``--ring`` cells (a uniform 20 x 20 map has 0.36 in a 2-cell ring). ``--
 per checkpoint, the largest relative difference of the analytic maps from autograd's on the test images
 and the share of map mass that comes from negative backbone features.
 
-    .venv/bin/python scripts/ablation_diagnostics.py --data-root runs/protocol/world_seen --grids 5 10 \
+    .venv/bin/python scripts/probes/ablation_diagnostics.py --data-root runs/protocol/world_seen --grids 5 10 \
         --method basic=runs/protocol/seen/basic/model.safetensors \
         --method resolution=runs/protocol/seen/resolution/model.safetensors \
         --method lstm_gradcam=runs/protocol/seen/lstm_gradcam/model.safetensors \
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402

@@ -16,7 +16,7 @@ the larger input and cropped back to the original image's cells. If a model's ma
 because of the trunk's zero-padding (deep trunks see the edge everywhere near it), padding moves that
 away and the cropped maps localise; if they stay as they were, the border is not the cause.
 
-    .venv/bin/python scripts/border_probe.py --data-root runs/fd/world_seen \
+    .venv/bin/python scripts/probes/border_probe.py --data-root runs/fd/world_seen \
         --method ours=runs/fd/seen/ours/model.safetensors --method full=runs/fd/seen/full_ours/model.safetensors
 """
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from hotspot_core import cli  # noqa: E402
