@@ -11,8 +11,7 @@ from interaction_hotspots.msg import InteractionRecognition
 from sensor_msgs.msg import RegionOfInterest
 
 from hotspot_core.dan.demonstration import Box, DemonstrationResult, demonstration_inputs
-
-from .detections import detections_from_msg
+from hotspot_core.image.detection_array import detections_from_msg
 
 
 def time_from_ns(ns: int) -> Time:

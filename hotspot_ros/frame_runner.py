@@ -19,8 +19,8 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from hotspot_core.frame import FramePipeline, FrameResult
+from hotspot_core.image.detection_array import detections_from_msg
 
-from .detections import detections_from_msg
 from .frame_book import FrameBook
 from .frame_inputs import FrameInputs, stamp_ns
 from .image_codec import CorruptImage, UnsupportedEncoding, depth_to_metres, image_to_rgb

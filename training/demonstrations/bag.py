@@ -23,8 +23,7 @@ from mcap_ros2.decoder import DecoderFactory
 from mcap_ros2.writer import Writer
 
 from hotspot_core.errors import HotspotError
-from hotspot_core.image.boxes import Box, center_size_to_xyxy
-from hotspot_core.image.selection import Detection
+from hotspot_core.image.boxes import Box
 from hotspot_core.ros2msg import message_definition
 
 __all__ = [
@@ -37,7 +36,6 @@ __all__ = [
     "bag_topics",
     "iter_messages",
     "image_rgb",
-    "detections_of",
 ]
 
 IMAGE_TYPE, COMPRESSED_TYPE = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"
@@ -217,23 +215,3 @@ def image_rgb(msg: Any, type_name: str) -> np.ndarray:
     if enc == "bgra8":
         return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-
-
-def detections_of(msg: Any) -> list[Detection]:
-    """A Detection2DArray as core ``Detection``s: best hypothesis' class and score, corner box, tracking id
-    (as the node's parser reads them)."""
-    out = []
-    for i, d in enumerate(msg.detections):
-        best = max(d.results, key=lambda r: r.hypothesis.score, default=None)
-        b = d.bbox
-        box = center_size_to_xyxy(b.center.position.x, b.center.position.y, b.size_x, b.size_y)
-        out.append(
-            Detection(
-                box=box,
-                class_id=best.hypothesis.class_id if best else "",
-                score=float(best.hypothesis.score) if best else 0.0,
-                detection_id=d.id,
-                index=i,
-            )
-        )
-    return out

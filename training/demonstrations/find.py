@@ -38,10 +38,11 @@ import numpy as np
 
 from hotspot_core.errors import ConfigError
 from hotspot_core.image.boxes import Box, boxes_touch
+from hotspot_core.image.detection_array import detections_from_msg
 from hotspot_core.image.selection import Detection
 from hotspot_core.interactions import ContactRule, Interaction, InteractionSegmenter, demonstration_inputs, object_key
 
-from .bag import DETECTIONS_TYPE, IMAGE_TYPES, BagError, Topics, bag_topics, detections_of, image_rgb, iter_messages
+from .bag import DETECTIONS_TYPE, IMAGE_TYPES, BagError, Topics, bag_topics, image_rgb, iter_messages
 from .bag import stamp_ns as msg_stamp
 from .sheet import contact_sheet
 
@@ -300,7 +301,7 @@ def _read_detections(bag: Path, cfg: FindConfig, has_hand_topic: bool) -> tuple[
     dets, hands = _ByStamp(), _ByStamp()
     topics = [cfg.topics.detections] + ([cfg.topics.hands] if has_hand_topic else [])
     for topic, _, msg in iter_messages(bag, topics):
-        (dets if topic == cfg.topics.detections else hands).items[msg_stamp(msg)] = detections_of(msg)
+        (dets if topic == cfg.topics.detections else hands).items[msg_stamp(msg)] = detections_from_msg(msg)
     dets.sort()
     hands.sort()
     return dets, hands

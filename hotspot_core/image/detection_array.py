@@ -1,12 +1,20 @@
-"""The one vision_msgs/Detection2DArray parser: every detection as a core ``Detection``."""
+"""The one vision_msgs/Detection2DArray reader: every detection as a core ``Detection``.
+
+It reads the message by its fields only (no ROS import), so the node (``hotspot_ros``) and the offline
+recording reader (``training.demonstrations``, messages decoded by ``mcap_ros2``) parse detections alike.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from hotspot_core.image.boxes import center_size_to_xyxy
 from hotspot_core.image.selection import Detection
 
+__all__ = ["detections_from_msg"]
 
-def detections_from_msg(msg) -> list[Detection]:
+
+def detections_from_msg(msg: Any) -> list[Detection]:
     """All detections of a Detection2DArray (None: none), in message order.
 
     Class and score come from the best-scoring hypothesis ("" and 0.0 without any): ``class_id`` is the
