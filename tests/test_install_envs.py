@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from source_tree import copy_source
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -97,24 +98,7 @@ def no_torch_build(tmp_path_factory) -> tuple[Path, Path, dict]:
     assert r.returncode != 0 and "torch" in r.stderr, "the venv must see ROS but not torch: " + r.stderr[-500:]
     # the package's sources alone, as in a workspace's src/ (the project venv may sit inside the checkout)
     src = tmp / "src" / "interaction_hotspots"
-    shutil.copytree(
-        ROOT,
-        src,
-        symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            "build",
-            "install",
-            "log",
-            "outputs",
-            "runs",
-            "tests",
-            "__pycache__",
-            "*.pyc",
-            ".gpu_wheels",
-        ),
-    )
+    copy_source(ROOT, src)
     build = tmp / "build"
     steps = [
         [

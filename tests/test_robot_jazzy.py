@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from source_tree import copy_source
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDIN = os.environ.get("HOTSPOT_ROBOT_STANDIN", "")
@@ -67,24 +67,7 @@ def _run(script: str, cwd: Path, timeout: float = STEP_TIMEOUT_S, **kw) -> subpr
 def workspace(tmp_path_factory, ros_env) -> Path:  # noqa: F811
     """A colcon workspace with a copy of this package in src/, built against the stand-in's Jazzy."""
     ws = tmp_path_factory.mktemp("robot_ws")
-    shutil.copytree(
-        ROOT,
-        ws / "src" / "interaction_hotspots",
-        symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            "build",
-            "install",
-            "log",
-            "outputs",
-            "runs",
-            "tests",
-            "__pycache__",
-            "*.pyc",
-            ".gpu_wheels",
-        ),
-    )
+    copy_source(ROOT, ws / "src" / "interaction_hotspots")
     # path A: `colcon build --packages-up-to interaction_hotspots` (vision_msgs is the distribution's here)
     r = _run(_sh("colcon build --packages-up-to interaction_hotspots --cmake-args -DBUILD_TESTING=OFF", venv=False), ws)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
