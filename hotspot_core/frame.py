@@ -271,7 +271,7 @@ class FramePipeline:
             if not Path(dan).is_file():
                 raise ConfigError(
                     f"demonstration_mode: no DAN checkpoint at {dan} (set demonstration_model_path to one from "
-                    "training.train_dan, or regenerate the shipped one: python -m training.make_demo_dan)"
+                    "training.dan.train, or regenerate the shipped one: python -m training.make_demo_dan)"
                 )
             recognizer = DemonstrationRecognizer.from_checkpoint(
                 dan, device=str(predictor.device), settings=demonstration

@@ -214,7 +214,7 @@ PARAMS: dict[str, Param] = {
     "demonstration_mode": Param(
         False, "Recognise demonstrated interactions (action, object, attention, box) on 'demonstrations'"
     ),
-    "demonstration_model_path": Param("", "DAN checkpoint from training.train_dan (required with demonstration_mode)"),
+    "demonstration_model_path": Param("", "DAN checkpoint from training.dan.train (required with demonstration_mode)"),
     "demonstration_clip_frames": Param(16, "Recent frames kept as the clip", 2, 64, 1),
     "demonstration_contact_frames": Param(
         3, "Consecutive hand-object contact frames that start an interaction", 1, 30, 1

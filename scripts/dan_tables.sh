@@ -39,7 +39,7 @@ for seed in $SEEDS; do
   for name in dual self multitask base_action base_object dual_gt; do
     ckpt="$OUT/s$seed/$name.safetensors"
     [[ -f "$ckpt" ]] && continue
-    cmd="$PY -m training.train_dan ${COMMON[*]} ${VARIANT[$name]} --seed $seed --out $ckpt"
+    cmd="$PY -m training.dan.train ${COMMON[*]} ${VARIANT[$name]} --seed $seed --out $ckpt"
     if (( first )); then mkdir -p "$OUT/s$seed"; $cmd > "$OUT/s$seed/$name.log" 2>&1; first=0; continue; fi
     jobs+=("mkdir -p $OUT/s$seed && $cmd > $OUT/s$seed/$name.log 2>&1")
   done
@@ -52,15 +52,15 @@ fi
 evals=()
 for seed in $SEEDS; do
   d="$OUT/s$seed"
-  evals+=("$PY -m training.evaluate_dan --world $WORLD --threads 1 \
+  evals+=("$PY -m training.dan.evaluate --world $WORLD --threads 1 \
     --run 'baseline=$d/base_action.safetensors,$d/base_object.safetensors' --run 'multitask=$d/multitask.safetensors' \
     --run 'self attention=$d/self.safetensors' --run 'dual attention=$d/dual.safetensors' \
     --run 'dual attention, GT priors=$d/dual_gt.safetensors' --json $d/eval.json --markdown $d/eval.md > $d/eval.log 2>&1")
-  evals+=("$PY -m training.evaluate_dan --world $WORLD --threads 1 --box-threshold 0.3 \
+  evals+=("$PY -m training.dan.evaluate --world $WORLD --threads 1 --box-threshold 0.3 \
     --run 'self attention=$d/self.safetensors' --run 'dual attention=$d/dual.safetensors' \
     --json $d/eval_t03.json > $d/eval_t03.log 2>&1")
 done
 printf '%s\0' "${evals[@]}" | xargs -0 -P "$JOBS" -I{} bash -c '{}'
-"$PY" -m training.evaluate_dan --summarise "$OUT"/s*/eval.json > "$OUT/tables.md"
-"$PY" -m training.evaluate_dan --summarise "$OUT"/s*/eval_t03.json > "$OUT/tables_threshold_0.3.md"
+"$PY" -m training.dan.evaluate --summarise "$OUT"/s*/eval.json > "$OUT/tables.md"
+"$PY" -m training.dan.evaluate --summarise "$OUT"/s*/eval_t03.json > "$OUT/tables_threshold_0.3.md"
 cat "$OUT/tables.md" "$OUT/tables_threshold_0.3.md"

@@ -40,6 +40,9 @@ CASES = [
         ["--checkpoint", "{corrupt}", "--data-root", "{tmp}", "--out", "{tmp}/l.safetensors"],
         "corrupt",
     ),
+    ("training.dan.train", ["--world", MISSING, "--out", "{tmp}/d.safetensors"], MISSING),
+    ("training.dan.evaluate", ["--world", MISSING, "--run", "ours={corrupt}"], MISSING),
+    # The old names (compatibility entry points) answer the same way.
     ("training.train_dan", ["--world", MISSING, "--out", "{tmp}/d.safetensors"], MISSING),
     ("training.evaluate_dan", ["--world", MISSING, "--run", "ours={corrupt}"], MISSING),
     ("training.extract_frames", ["--clips", MISSING, "--out", "{tmp}/frames"], MISSING),

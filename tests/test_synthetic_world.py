@@ -304,10 +304,9 @@ def test_old_module_names_write_the_same_world(tmp_path: Path) -> None:
     assert sw.main(["--out", str(tmp_path / "new"), *args]) == 0
     old, new = tree_digest(tmp_path / "old"), tree_digest(tmp_path / "new")
     assert old == new and len(old) > 20
-    from training import synthetic_dan, synthetic_world
+    from training import synthetic_world
 
     assert synthetic_world.generate_world is sw.generate_world and synthetic_world.WorldConfig is sw.WorldConfig
-    assert synthetic_dan.DAN_ACTIONS is sw.DAN_ACTIONS
 
 
 def test_package_modules_form_a_layered_graph_without_private_imports() -> None:

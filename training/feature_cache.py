@@ -21,7 +21,7 @@ of ``annotations.json``. A cache whose fingerprint differs is rebuilt, with a lo
 changed. Under DDP every rank computes its share of the items into the same memory-mapped files, so
 the cache folder must be visible to all ranks (one node, or a shared filesystem).
 
-The folder mechanism is shared with the Dual Attention Network's per-frame cache (``training.dan_data``):
+The folder mechanism is shared with the Dual Attention Network's per-frame cache (``training.dan.data``):
 a key dataclass names everything the features depend on; ``meta.json`` holds its fingerprint, the key
 itself and ``complete`` (written last, so an interrupted build is never read); ``cache_is_current``
 decides hit / rebuild with a log line naming the changed fields; ``begin_build`` / ``finish_build``

@@ -28,9 +28,9 @@ from hotspot_core import cli
 from hotspot_core.dan.checkpoint import load_dan_checkpoint
 from hotspot_core.demo_model import DEMO_DAN_NAME
 
-from .dan_config import DanTrainConfig
+from .dan.config import DanTrainConfig
+from .dan.train import run
 from .synthetic import DAN_ACTIONS, WorldConfig, generate_world
-from .train_dan import run
 
 __all__ = ["DEMO_DAN_WORLD", "demo_dan_config", "main"]
 

@@ -5,7 +5,7 @@
 
     python -m training.report seen=runs/protocol/seen/results.json novel=runs/protocol/novel/results.json
 
-* ``training.evaluate_dan`` rows: the Dual Attention Network's Tables 1 and 4 and temporal statistics
+* ``training.dan.evaluate`` rows: the Dual Attention Network's Tables 1 and 4 and temporal statistics
   (``dan_tables``), and their mean ± std over training seeds (``dan_summary``).
 """
 
@@ -141,12 +141,12 @@ def _one_decimal(v: Any) -> str:
 
 def dan_tables(rows: dict[str, dict[str, Any]]) -> str:
     """Table 1 (recognition) and, for attention models, Table 4 (box AP) and the temporal statistics of
-    ``training.evaluate_dan`` rows, as Markdown."""
+    ``training.dan.evaluate`` rows, as Markdown."""
     recognition = ([name] + [_one_decimal(r.get(k)) for _, k in DAN_RECOGNITION] for name, r in rows.items())
     tables = [markdown_table(["method"] + [t for t, _ in DAN_RECOGNITION], recognition)]
     loc = {n: r for n, r in rows.items() if "box_ap" in r}
     if loc:
-        ious = list(next(iter(loc.values()))["box_ap"])  # the IoU thresholds evaluate_dan scored at
+        ious = list(next(iter(loc.values()))["box_ap"])  # the IoU thresholds training.dan.evaluate scored at
         tables.append(
             markdown_table(
                 ["model"] + [f"AP IoU={iou}" for iou in ious] + ["box centre in GT box", "frames"],

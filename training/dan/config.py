@@ -1,4 +1,4 @@
-"""``DanTrainConfig``: every setting of a Dual Attention Network training run (``training.train_dan``).
+"""``DanTrainConfig``: every setting of a Dual Attention Network training run (``training.dan.train``).
 
 The CLI flags map one to one onto its fields (``--frames`` -> ``num_frames``, ``--no-second-object`` ->
 ``second_object=False``, ``--backbone-weights none`` -> ``backbone_weights=None``, ``--threads 0`` ->
@@ -148,10 +148,10 @@ class DanTrainConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """CLI of ``training.train_dan``; defaults are ``DanTrainConfig``'s."""
+    """CLI of ``training.dan.train``; defaults are ``DanTrainConfig``'s."""
     d = DanTrainConfig(world=Path("."), out=Path("."))
     p = argparse.ArgumentParser(
-        prog="python -m training.train_dan",
+        prog="python -m training.dan.train",
         description=DESCRIPTION,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

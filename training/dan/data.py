@@ -9,7 +9,7 @@ a cache of frozen-backbone features of every frame.
   pixels. Every frame of every clip is resized straight to ``input_size`` (frames are square), run once
   and stored as float16 (F,d,h,w). The cache is rebuilt when its key (``DanCacheKey``: backbone, its
   weights' sha256, input size, normalisation, annotations sha256) changes; the folder, its ``meta.json``
-  and the hit / stale decision are ``training.feature_cache``'s, shared with ``train.py``'s clip cache.
+  and the hit / stale decision are ``training.feature_cache``'s, shared with ``training.train``'s clip cache.
 * ``DanFeatureClips``: a Dataset of (T,d,h,w) features + labels read from the cache.
 """
 
@@ -32,10 +32,10 @@ from torch.utils.data import Dataset
 from hotspot_core.image.preprocess import to_input_batch
 from hotspot_core.weights import state_sha256
 
-from .feature_cache import META, begin_build, cache_is_current, finish_build
-from .synthetic.config import FPS
+from ..feature_cache import META, begin_build, cache_is_current, finish_build
+from ..synthetic.config import FPS
 
-log = logging.getLogger("training.dan_data")
+log = logging.getLogger("training.dan.data")
 
 # 2: meta.json of training.feature_cache (fingerprint, key, complete); version-1 caches are rebuilt once.
 CACHE_VERSION = 2

@@ -1,6 +1,6 @@
 """Evaluate DAN checkpoints on the test clips of a ``--dan-labels`` world: the paper's Tables 1 and 4.
 
-    python -m training.evaluate_dan --world runs/dan/world \
+    python -m training.dan.evaluate --world runs/dan/world \
         --run baseline=runs/dan/base_action.safetensors,runs/dan/base_object.safetensors \
         --run multitask=runs/dan/multitask.safetensors --run self=runs/dan/self.safetensors \
         --run dual=runs/dan/dual.safetensors --json runs/dan/eval.json --markdown runs/dan/eval.md
@@ -36,7 +36,8 @@ from hotspot_core.dan.checkpoint import load_dan_checkpoint
 from hotspot_core.dan.localisation import BOX_THRESHOLD, attention_boxes, average_precision, temporal_localisation
 from hotspot_core.dan.model import DualAttentionNetwork
 
-from .dan_data import (
+from ..report import dan_summary, dan_tables
+from .data import (
     DanClip,
     DanFeatureCache,
     DanWorld,
@@ -45,9 +46,8 @@ from .dan_data import (
     load_dan_world,
     sample_frames,
 )
-from .report import dan_summary, dan_tables
 
-log = logging.getLogger("training.evaluate_dan")
+log = logging.getLogger("training.dan.evaluate")
 
 IOUS = (0.3, 0.4, 0.5)
 
@@ -250,7 +250,7 @@ def evaluate_run(
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m training.evaluate_dan",
+        prog="python -m training.dan.evaluate",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

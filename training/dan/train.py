@@ -1,7 +1,7 @@
 """Train a Dual Attention Network (or one of its ablations) on a ``--dan-labels`` synthetic world.
 
     python -m training.synthetic --out runs/dan/world --dan-labels ...
-    python -m training.train_dan --world runs/dan/world --variant dual --out runs/dan/dual.safetensors
+    python -m training.dan.train --world runs/dan/world --variant dual --out runs/dan/dual.safetensors
 
 Variants (paper Table 1): ``baseline`` (average pooling, one task: ``--tasks action`` or ``--tasks
 object``), ``multitask`` (average pooling, both tasks), ``self`` (attention without priors), ``dual``
@@ -29,12 +29,12 @@ from hotspot_core.dan.checkpoint import save_dan
 from hotspot_core.dan.model import DualAttentionNetwork, dan_losses
 from hotspot_core.errors import ConfigError
 
-from .dan_config import DanTrainConfig, build_parser, config_from_args
-from .dan_data import DanFeatureCache, DanFeatureClips, DanWorld, default_cache, ensure_feature_cache, load_dan_world
+from .config import DanTrainConfig, build_parser, config_from_args
+from .data import DanFeatureCache, DanFeatureClips, DanWorld, default_cache, ensure_feature_cache, load_dan_world
 
 __all__ = ["DanTrainConfig", "build_parser", "config_from_args", "prepare", "train_epochs", "run", "main"]
 
-log = logging.getLogger("training.train_dan")
+log = logging.getLogger("training.dan.train")
 
 
 def prepare(cfg: DanTrainConfig) -> tuple[DanWorld, DualAttentionNetwork, DanFeatureCache]:

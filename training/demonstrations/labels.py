@@ -7,7 +7,7 @@
   one object). An interaction takes the verb of the interval that overlaps it most, if that overlap covers
   at least half of the shorter of the two. Written, for example, while recording ("from 12.0 s to 14.5 s I
   poured") or from another annotation tool.
-* ``dan``: a Dual Attention Network checkpoint (``training.train_dan``; the shipped demo DAN by default)
+* ``dan``: a Dual Attention Network checkpoint (``training.dan.train``; the shipped demo DAN by default)
   recognises each interaction's clip; its action is the verb when its probability is at least the
   threshold, otherwise the interaction is left out. Opt-in: a recogniser trained elsewhere knows only its
   own actions, and it is wrong now and then (docs/demonstrations.md gives the measured drop).

@@ -35,7 +35,7 @@ Modules, each importing only those listed before it: ``catalogue`` (verbs, part 
 ``draw`` (instances, poses, OpenCV drawing of objects, hands, backgrounds), ``render`` (catalogue images
 and clips), ``config`` (``WorldConfig``, seeded RNG streams), ``dan`` (the DAN labels and two-object
 clips), ``world`` (``generate_world``: files and annotations), ``cli`` (``python -m training.synthetic``).
-The old ``training.synthetic_world`` / ``training.synthetic_dan`` modules re-export these names.
+The old ``training.synthetic_world`` module re-exports these names.
 """
 
 from __future__ import annotations

@@ -353,7 +353,7 @@ def readme_lines(annots: dict[str, Any]) -> list[str]:
     clips = annots["train_clips"] + annots["test_clips"]
     two = sum(1 for e in clips if e["objects"][1] != NULL_OBJECT)
     extra = sum(1 for e in clips if e.get("extra_object"))
-    # The path below is the module's old one (now a shim over this one): kept so worlds stay byte-identical.
+    # The path below is this module's old one (since removed): kept so worlds stay byte-identical.
     return [
         "",
         "DAN labels (--dan-labels, training/synthetic_dan.py): dan_actions = verbs + two-object actions "
