@@ -64,6 +64,7 @@ CASES = [
     ("scripts/probes/mil_probe.py", ["--data-root", MISSING, "--cache", "{tmp}/c", "--checkpoint", "{corrupt}"], ""),
     ("scripts/probes/motion_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
     ("scripts/probes/part_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
+    ("scripts/probes/readout_probe.py", ["--data-root", MISSING, "--fit", "grow={corrupt}"], MISSING),
 ]
 
 
