@@ -4,7 +4,8 @@
 
 1. A synthetic demonstration scene of ``--demos`` demonstrations (the recording; its writing is not timed).
 2. Recording -> deployed model, timed: ``training.demonstrations.pipeline.teach`` (find -> labels -> build ->
-   training.train with the demo model's settings -> training.locate, frame-difference cue) with the verbs
+   training.train with the demo model's settings -> training.locate, frame-difference cue, the part maps fitted
+   on each clip's window and tight at-rest images) with the verbs
    from the scene's ground truth, as an interval file a person would write; the same trained run located
    again with the recorded hand boxes as the contact cue (``--cue hands``).
 3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
@@ -39,7 +40,7 @@ from training.data.config import DatasetConfig  # noqa: E402
 from training.data.test_images import HotspotTestImages  # noqa: E402
 from training.demonstrations.build import BuildConfig  # noqa: E402
 from training.demonstrations.labels import dan_labels, write_labels, write_truth_intervals  # noqa: E402
-from training.demonstrations.pipeline import TeachConfig, hand_cues, teach  # noqa: E402
+from training.demonstrations.pipeline import TeachConfig, fit_clips, hand_cues, teach  # noqa: E402
 from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
 from training.demonstrations.score import score  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"recording -> model: {out['recording_to_model_s']:.0f} s {gt['seconds']}", flush=True)
     lcfg = LocateConfig()
     cue, _ = hand_cues(a.work / "gt" / "dataset", lcfg.contact)
-    clips = training_clips(DatasetConfig(name="opra", root=a.work / "gt" / "dataset"))
+    clips = fit_clips(a.work / "gt" / "dataset")
     hands_model = a.work / "gt_hands_model.safetensors"
     save_checkpoint(
         locate_model(load_model(a.work / "gt" / "run" / "model.safetensors"), clips, lcfg, cue), hands_model

@@ -185,6 +185,51 @@ def test_build_writes_an_opra_dataset_training_reads(found, tmp_path) -> None:
         assert test.heatmap(i).max() > 0
 
 
+def test_the_contact_fit_carries_each_clip_to_both_at_rest_images(found, tmp_path) -> None:
+    """The dataset keeps each clip's window (trained on) and tight at-rest image; the fit's clips use both."""
+    from PIL import Image
+
+    from hotspot_core.errors import ConfigError
+    from training.data.clips import load_rgb
+    from training.demonstrations.pipeline import fit_clips, frame_cues
+    from training.locate import LocateConfig
+
+    folder, fj, truth = found
+    labels = interval_labels(write_truth_intervals(truth, tmp_path / "iv.csv"), fj)
+    annots = build_dataset(folder, labels, tmp_path / "ds", BuildConfig(min_clips=1))
+    assert annots["demonstrations"]["fit_images"] == ["window", "tight"]
+    by_id = {r["id"]: r for r in fj["interactions"]}
+    for e in annots["train_clips"]:
+        window, tight = e["fit_images"]
+        assert window == e["image"] and tight == [*e["image"][:3], f"{e['interaction']:04d}_tight.jpg"]
+        inter = by_id[e["interaction"]]
+        assert (tmp_path / "ds" / "images" / Path(*tight)).read_bytes() == (
+            folder / inter["inactive"]["file"]
+        ).read_bytes()
+        with Image.open(tmp_path / "ds" / "images" / Path(*window)) as im:
+            assert im.size[0] == inter["window"][2] - inter["window"][0]
+    clips = fit_clips(tmp_path / "ds")
+    assert len(clips) == 2 * len(annots["train_clips"])
+    for a, b in zip(clips[::2], clips[1::2]):  # the same clip, its window then its tight image
+        assert a.frames == b.frames and a.verb == b.verb
+        assert a.image.name[:4] == b.image.name[:4] and b.image.name.endswith("_tight.jpg")
+    cue, counts = frame_cues(LocateConfig().contact)
+    frames = [np.asarray(load_rgb(f)) for f in clips[0].frames]
+    first = cue(clips[0], frames)
+    assert cue(clips[1], frames) is first and counts == {"frames": 1}  # found once per clip
+
+    one = build_dataset(folder, labels, tmp_path / "ds1", BuildConfig(min_clips=1, fit_images=("tight",)))
+    assert [e["fit_images"] for e in one["train_clips"]] == [
+        [[*e["image"][:3], f"{e['interaction']:04d}_tight.jpg"]] for e in one["train_clips"]
+    ]
+    assert [c.image.name for c in fit_clips(tmp_path / "ds1")] == [
+        f"{e['interaction']:04d}_tight.jpg" for e in one["train_clips"]
+    ]
+    for bad in ((), ("window", "window"), ("wide",)):
+        with pytest.raises(ConfigError, match="fit_images"):
+            BuildConfig(fit_images=bad)
+
+
 def test_build_refuses_bad_labels_with_one_line_and_leaves_nothing(found, tmp_path, capsys) -> None:
     folder, fj, truth = found
     verbs = _truth_verbs(fj, truth)
@@ -248,6 +293,7 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
     assert path == str(model) and tuple(predictor.actions) == VERBS
     _, extra = read_metadata(model)
     assert extra["located"]["cue"] == "hands" and extra["demonstrations"]["label_sources"] == {"interval": 9}
+    assert extra["located"]["fit_images"] == ["window", "tight"]
     world = tmp_path / "world"
     categories = tuple(sorted({o["class"] for o in truth["objects"]}))
     generate_world(

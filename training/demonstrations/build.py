@@ -7,13 +7,15 @@
     images/demo/<class>/<track>/<NNNN>.jpg                         the object at rest before the hand came
                           (``image`` 'window': in the clip's window, with the context the frames show;
                           'tight': its box grown by 10 %)
+    images/demo/<class>/<track>/<NNNN>_<kind>.jpg                  the other at-rest image of ``fit_images``
     README.txt
 
 A clip entry is OPRA's (``clip: [demo, class, track, start, dur]``, ``nframes``, ``verb``, ``noun``,
 ``image``) plus ours: ``interaction`` (its id in the find folder), ``label_source`` (csv / interval / dan),
 ``label_confidence`` (the DAN's probability or null), ``hands`` and ``object_boxes`` (per written frame, in
 the frame's pixels: the contact fit of ``training.locate`` uses the hands), ``contact_frames`` (the written
-frames with the hand on the object). The product, whose images OPRA draws negatives from, is the tracked
+frames with the hand on the object), ``fit_images`` (the at-rest images the contact fit of ``training.locate``
+carries each clip's contact to: 'window' and 'tight' by default, ``BuildConfig``). The product, whose images OPRA draws negatives from, is the tracked
 object (``image[:3]``: demo, class, track).
 
 ``test_frac`` holds out that share of each verb's interactions (seeded) as ``test_clips``. Test *images* need
@@ -55,8 +57,12 @@ class BuildConfig:
     spans 1.6 s, reach and use); min_clips: the fewest training clips a verb needs; verbs: the dataset's verb
     list in order (None: the labels' verbs, sorted; a label outside it is an error); test_frac: share of each
     verb's interactions held out; seed: the hold-out draw; min_objects: distinct objects needed (OPRA draws
-    its negatives from other products); image: the at-rest image, 'window' (the clip's window, the object at
-    about half its side as in the clip frames and in catalogue photos) or 'tight' (the object's box + 10 %)."""
+    its negatives from other products); image: the at-rest image the model trains on, 'window' (the clip's
+    window, the object at about half its side as in the clip frames and in catalogue photos) or 'tight' (the
+    object's box + 10 %); fit_images: the at-rest images the contact fit (``training.locate``) fits the part
+    maps on, each clip's contact carried to every one of them. Both by default: fitted on the window alone, the
+    maps peaked on the part in 0.68 of the catalogue test images, on both in 0.80, as a model of the generated
+    dataset does (docs/demonstrations.md, *Benchmark*)."""
 
     fps: float = 5.0
     min_clips: int = 3
@@ -65,10 +71,14 @@ class BuildConfig:
     seed: int = 0
     min_objects: int = 1
     image: str = "window"
+    fit_images: tuple[str, ...] = IMAGES
 
     def __post_init__(self) -> None:
         if self.image not in IMAGES:
             raise ConfigError(f"build: image must be one of {IMAGES}, got {self.image!r}")
+        fit = list(self.fit_images)
+        if not fit or len(set(fit)) != len(fit) or not set(fit) <= set(IMAGES):
+            raise ConfigError(f"build: fit_images must be some of {IMAGES} without repeats, got {fit}")
         if not 0.5 <= self.fps <= 60 or self.min_clips < 1 or not 0.0 <= self.test_frac < 1.0:
             raise ConfigError("build: fps must be 0.5..60, min_clips >= 1, test_frac 0..1 (exclusive)")
         if self.verbs is not None and (not self.verbs or len(set(self.verbs)) != len(self.verbs)):
@@ -181,10 +191,11 @@ def build_dataset(
     if len(objects) < 2:
         warn("one object only: the training's negative images will be the same object")
 
-    image_kind = cfg.image
-    if image_kind == "window" and any("window_file" not in by_id[lab.id]["inactive"] for lab in labels):
+    image_kind, fit_kinds = cfg.image, tuple(cfg.fit_images)
+    no_window = any("window_file" not in by_id[lab.id]["inactive"] for lab in labels)
+    if no_window and "window" in (image_kind, *fit_kinds):
         warn(f"{found_dir}: made by an older find without the at-rest window image: the tight crop is used")
-        image_kind = "tight"
+        image_kind, fit_kinds = "tight", ("tight",)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -202,7 +213,7 @@ def build_dataset(
         for split, group in (("train", train), ("test", test)):
             for lab in group:
                 inter = by_id[lab.id]
-                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2, image_kind)
+                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2, image_kind, fit_kinds)
                 annots[f"{split}_clips"].append(entry)
                 if split == "test":
                     pts = _test_points(inter, truth, image_kind)
@@ -230,6 +241,7 @@ def build_dataset(
             "bag": found.get("bag"),
             "fps": cfg.fps,
             "image": image_kind,
+            "fit_images": list(fit_kinds),
             "label_sources": dict(Counter(lab.source for lab in labels)),
             "clips_per_verb": {v: sum(1 for lab in train if lab.verb == v) for v in verbs},
             "unlabelled": len(by_id) - len(labels),
@@ -255,8 +267,9 @@ def _write_clip(
     fps: float,
     cv2: Any,
     image_kind: str,
+    fit_kinds: Sequence[str],
 ) -> dict[str, Any]:
-    """Copy one interaction's frames (every ``step``-th, from the first) and its at-rest image; its clip entry."""
+    """Copy one interaction's frames (every ``step``-th, from the first) and its at-rest images; its clip entry."""
     frames = inter["frames"]
     stamps = [f["stamp_ns"] for f in frames]
     src_fps = (len(stamps) - 1) * 1e9 / max(1, stamps[-1] - stamps[0]) if len(stamps) > 1 else fps
@@ -274,11 +287,16 @@ def _write_clip(
             raise FileNotFoundError(2, "Clip frame missing from the find folder", str(src))
         shutil.copyfile(src, folder / ("image-%08d.jpg" % i))
     image = [CHANNEL, cls, track, f"{int(inter['id']):04d}.jpg"]
-    src = found_dir / inter["inactive"]["window_file" if image_kind == "window" else "file"]
-    if cv2.imread(str(src)) is None:
-        raise FileNotFoundError(2, "At-rest image missing or unreadable in the find folder", str(src))
-    (root / "images" / Path(*image)).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, root / "images" / Path(*image))
+    fit_images = []
+    for kind in dict.fromkeys([image_kind, *fit_kinds]):  # the training image first, written once
+        path = image if kind == image_kind else [*image[:3], f"{int(inter['id']):04d}_{kind}.jpg"]
+        src = found_dir / inter["inactive"]["window_file" if kind == "window" else "file"]
+        if cv2.imread(str(src)) is None:
+            raise FileNotFoundError(2, "At-rest image missing or unreadable in the find folder", str(src))
+        (root / "images" / Path(*path)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, root / "images" / Path(*path))
+        if kind in fit_kinds:
+            fit_images.append(path)
     contact = [i for i, f in enumerate(kept) if inter["start_ns"] <= f["stamp_ns"] <= inter["release_ns"]]
     return {
         "clip": clip,
@@ -293,6 +311,7 @@ def _write_clip(
         "hands": [f["hands"] for f in kept],
         "object_boxes": [f["object_box"] for f in kept],
         "contact_frames": contact,
+        "fit_images": fit_images,
     }
 
 

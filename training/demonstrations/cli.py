@@ -87,6 +87,13 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image", choices=IMAGES, default=d.image, help="the at-rest image: the clip's window, or the object's box"
     )
+    p.add_argument(
+        "--fit-images",
+        nargs="+",
+        choices=IMAGES,
+        default=list(d.fit_images),
+        help="the at-rest images the contact fit fits the part maps on",
+    )
 
 
 def _build_config(a: argparse.Namespace) -> BuildConfig:
@@ -96,6 +103,7 @@ def _build_config(a: argparse.Namespace) -> BuildConfig:
         verbs=tuple(a.verbs) if a.verbs else None,
         test_frac=a.test_frac,
         image=a.image,
+        fit_images=tuple(a.fit_images),
     )
 
 

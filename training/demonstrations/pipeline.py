@@ -12,6 +12,10 @@ recorded hand boxes instead (``hand_cue``: where they overlap the object's box, 
 contact). Measured on the synthetic scene (docs/demonstrations.md, "Benchmark"), the hand boxes were the
 worse cue there: a box covers the whole hand, the changed region's tip is the fingertips. So 'frames' is
 the default, and 'hands' stays for a recording where frame differences fail (moving camera, clutter).
+
+The part maps are fitted on each clip's at-rest images of the dataset's ``fit_images`` (``fit_clips``: by
+default the window the model trains on and the tight box, each clip's contact carried to both): fitted on the
+window alone they peaked on the part in fewer catalogue test images (docs/demonstrations.md, *Benchmark*).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from .build import BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
 from .labels import resolve_labels, write_labels
 
-__all__ = ["CUES", "TeachConfig", "hand_cue", "hand_cues", "teach"]
+__all__ = ["CUES", "TeachConfig", "fit_clips", "frame_cues", "hand_cue", "hand_cues", "teach"]
 
 CUES = ("hands", "frames")
 
@@ -93,29 +97,68 @@ def hand_cue(entry: dict[str, Any], cfg: ContactConfig) -> np.ndarray | None:
     return acc / acc.max()
 
 
+def _entries_by_folder(dataset: Path) -> dict[str, dict[str, Any]]:
+    """The dataset's training clip entries by their frame folder (as ``LocateClip.frames`` name it)."""
+    from .build import CHANNEL
+
+    annots = json.loads((dataset / "annotations.json").read_text(encoding="utf-8"))
+    out = {}
+    for e in annots["train_clips"]:
+        c = e["clip"]
+        out[str(dataset / "frames" / CHANNEL / c[1] / c[2] / f"{c[3]}_{c[4]}.mp4")] = e
+    return out
+
+
+def fit_clips(dataset: Path) -> list[LocateClip]:
+    """The contact fit's clips: each training clip once per at-rest image of its entry's ``fit_images`` (its
+    training image where the entry has none: a dataset of an older build)."""
+    by_folder = _entries_by_folder(dataset)
+    out = []
+    for clip in training_clips(DatasetConfig(name="opra", root=dataset)):
+        entry = by_folder.get(str(Path(clip.frames[0]).parent), {})
+        images = [dataset / "images" / Path(*im) for im in entry.get("fit_images", [])] or [clip.image]
+        out += [dataclasses.replace(clip, image=im) for im in images]
+    return out
+
+
+def frame_cues(cfg: ContactConfig) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
+    """A ``cue(clip, frames)`` for ``locate_model``: the frame difference cue (``training.contact``), found
+    once per clip however many at-rest images it is carried to; and its counter of clips."""
+    from ..contact import contact_region
+
+    seen: dict[str, np.ndarray | None] = {}
+    counts = {"frames": 0}
+
+    def cue(clip: LocateClip, frames: list[np.ndarray]) -> np.ndarray | None:
+        key = str(Path(clip.frames[0]).parent)
+        if key not in seen:
+            seen[key] = contact_region(frames, cfg)
+            counts["frames"] += 1
+        return seen[key]
+
+    return cue, counts
+
+
 def hand_cues(
     dataset: Path, cfg: ContactConfig
 ) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
     """A ``cue(clip, frames)`` for ``locate_model``: ``hand_cue`` of the clip's dataset entry, the frame
-    difference cue (``training.contact``) where a clip has no hand box on its object; and its counters."""
+    difference cue (``training.contact``) where a clip has no hand box on its object; and its counters of
+    clips (each clip counted once, however many at-rest images it is carried to)."""
     from ..contact import contact_region
-    from .build import CHANNEL
 
-    annots = json.loads((dataset / "annotations.json").read_text(encoding="utf-8"))
-    by_folder = {}
-    for e in annots["train_clips"]:
-        c = e["clip"]
-        by_folder[str(dataset / "frames" / CHANNEL / c[1] / c[2] / f"{c[3]}_{c[4]}.mp4")] = e
+    by_folder = _entries_by_folder(dataset)
+    seen: dict[str, np.ndarray | None] = {}
     counts = {"hands": 0, "frames": 0}
 
     def cue(clip: LocateClip, frames: list[np.ndarray]) -> np.ndarray | None:
-        entry = by_folder.get(str(Path(clip.frames[0]).parent))
-        found = hand_cue(entry, cfg) if entry is not None else None
-        if found is not None:
-            counts["hands"] += 1
-            return found
-        counts["frames"] += 1
-        return contact_region(frames, cfg)
+        key = str(Path(clip.frames[0]).parent)
+        if key not in seen:
+            entry = by_folder.get(key)
+            found = hand_cue(entry, cfg) if entry is not None else None
+            counts["hands" if found is not None else "frames"] += 1
+            seen[key] = found if found is not None else contact_region(frames, cfg)
+        return seen[key]
 
     return cue, counts
 
@@ -185,8 +228,8 @@ def teach(
 
         t0 = time.perf_counter()
         lcfg = LocateConfig(seed=cfg.seed)
-        clips = training_clips(DatasetConfig(name="opra", root=dataset))
-        cue, counts = hand_cues(dataset, lcfg.contact) if cfg.cue == "hands" else (None, {"frames": len(clips)})
+        clips = fit_clips(dataset)
+        cue, counts = hand_cues(dataset, lcfg.contact) if cfg.cue == "hands" else frame_cues(lcfg.contact)
         located = locate_model(load_model(result.checkpoint), clips, lcfg, cue)
         _, extra = read_metadata(result.checkpoint)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +239,12 @@ def teach(
             tmp,
             extra={
                 **extra,
-                "located": {**dataclasses.asdict(lcfg), "cue": cfg.cue, "cue_counts": counts},
+                "located": {
+                    **dataclasses.asdict(lcfg),
+                    "cue": cfg.cue,
+                    "cue_counts": counts,
+                    "fit_images": annots["demonstrations"]["fit_images"],
+                },
                 "demonstrations": {
                     "bag": found.get("bag"),
                     "label_sources": annots["demonstrations"]["label_sources"],
