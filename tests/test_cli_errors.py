@@ -59,6 +59,7 @@ CASES = [
     ("scripts/bench_node.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
     ("scripts/bench_reuse.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
     ("scripts/probes/border_probe.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
+    ("scripts/probes/demo_fit_probe.py", [f"{MISSING}/work"], MISSING),
     ("scripts/probes/contact_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}", "--split", "seen"], ""),
     ("scripts/probes/hotspot_cause.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
     ("scripts/probes/mil_probe.py", ["--data-root", MISSING, "--cache", "{tmp}/c", "--checkpoint", "{corrupt}"], ""),
