@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from hotspot_core.errors import ConfigError
 
 from .find import warn
 from .labels import Label, LabelError
+from .staging import check_empty, staged_folder
 
 __all__ = ["BuildConfig", "build_dataset", "CHANNEL"]
 
@@ -171,8 +171,7 @@ def build_dataset(
 
     cfg = cfg or BuildConfig()
     found_dir, out = Path(found_dir), Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: exists and is not an empty folder (choose another -o)")
+    check_empty(out)
     path = found_dir / "interactions.json"
     if not path.is_file():
         raise FileNotFoundError(2, "No interactions.json (not a find output folder)", str(path))
@@ -197,10 +196,7 @@ def build_dataset(
         warn(f"{found_dir}: made by an older find without the at-rest window image: the tight crop is used")
         image_kind, fit_kinds = "tight", ("tight",)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        tmp.chmod(0o755)
+    with staged_folder(out) as tmp:
         annots: dict[str, Any] = {
             "verbs": verbs,
             "nouns": nouns,
@@ -248,12 +244,6 @@ def build_dataset(
         }
         (tmp / "annotations.json").write_text(json.dumps(annots, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.txt").write_text(_readme(annots), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return annots
 
 

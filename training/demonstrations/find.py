@@ -24,9 +24,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import sys
-import tempfile
 from bisect import bisect_left
 from collections import deque
 from dataclasses import asdict, dataclass, field
@@ -45,6 +43,7 @@ from hotspot_core.interactions import ContactRule, Interaction, InteractionSegme
 from .bag import DETECTIONS_TYPE, IMAGE_TYPES, BagError, Topics, bag_topics, image_rgb, iter_messages
 from .bag import stamp_ns as msg_stamp
 from .sheet import contact_sheet
+from .staging import check_empty, staged_folder
 
 __all__ = ["FindConfig", "find_demonstrations"]
 
@@ -314,8 +313,7 @@ def find_demonstrations(
     (absent or empty). Returns what ``interactions.json`` holds. Raises BagError on a recording it cannot use."""
     cfg = cfg or FindConfig()
     bag, out = Path(bag), Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out}: exists and is not an empty folder (choose another -o)")
+    check_empty(out)
     has_hand_topic = _check_topics(bag, cfg)
     dets, hands = _read_detections(bag, cfg, has_hand_topic)
     if not has_hand_topic:
@@ -323,10 +321,7 @@ def find_demonstrations(
     period = int(np.median(np.diff(dets.stamps))) if len(dets.stamps) > 1 else 66_666_667  # 15 Hz
     tol = int(round(cfg.stamp_tolerance_s * 1e9))
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp's 0o700 would stay on the renamed folder
+    with staged_folder(out) as tmp:
         finder = _Finder(tmp, cfg, max(1, period))
         counts = {"images": 0, "paired": 0, "no_detections": 0, "undecodable": 0, "with_hands": 0, "contacts": 0}
         last = None
@@ -375,12 +370,6 @@ def find_demonstrations(
         text = json.dumps(result, indent=1) + "\n"
         (tmp / "interactions.json").write_text(text, encoding="utf-8")
         result = json.loads(text)  # what the file holds (tuples as lists)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return result
 
 
