@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from hotspot_core.demo_model import DEMO_DAN_NAME
 
 from .dan.config import DanTrainConfig
 from .dan.train import run
-from .synthetic import DAN_ACTIONS, WorldConfig, generate_world
+from .synthetic import DAN_ACTIONS, WorldConfig, reuse_or_generate_world
 
 __all__ = ["DEMO_DAN_WORLD", "demo_dan_config", "main"]
 
@@ -80,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     work = args.work or Path(tempfile.mkdtemp(prefix="hotspots_dan_"))
-    world = work / "world"
-    if not (world / "annotations.json").is_file():
-        if world.exists():
-            shutil.rmtree(world)
-        generate_world(world, DEMO_DAN_WORLD)
+    world = reuse_or_generate_world(work / "world", DEMO_DAN_WORLD)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_name(f".{args.out.name}.tmp")  # a failed run leaves no file that looks finished
     _, history = run(demo_dan_config(world, tmp, work / "cache"))

@@ -27,7 +27,7 @@ from hotspot_core.hotspots.checkpoint import load_model, read_metadata, save_che
 from .config import TrainConfig
 from .data.config import DatasetConfig
 from .locate import LocateConfig, locate_model, training_clips
-from .synthetic import VERBS, WorldConfig, generate_world
+from .synthetic import VERBS, WorldConfig, reuse_or_generate_world
 from .train import train
 
 __all__ = ["DEMO_WORLD", "demo_train_config", "main"]
@@ -66,11 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="hotspots_demo_"))
-    world = work / "world"
-    if not (world / "annotations.json").is_file():
-        if world.exists():
-            shutil.rmtree(world)
-        generate_world(world, DEMO_WORLD)
+    world = reuse_or_generate_world(work / "world", DEMO_WORLD)
     cfg = demo_train_config(world, work / "run", work / "cache")
     result = train(cfg)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ from .config import FPS, GENERATOR_NAME, GENERATOR_VERSION, WorldConfig, rng_str
 from .dan import DAN_ACTIONS, NULL_OBJECT, TWO_OBJECT_ACTIONS
 from .draw import Instance, PartState, Pose, make_instance
 from .render import render_catalogue, render_clip
-from .world import CATALOGUE_ASPECTS, generate_world
+from .world import CATALOGUE_ASPECTS, generate_world, reuse_or_generate_world
 
 __all__ = [
     "VERBS",
@@ -89,6 +89,7 @@ __all__ = [
     "rng_stream",
     "CATALOGUE_ASPECTS",
     "generate_world",
+    "reuse_or_generate_world",
     "DAN_ACTIONS",
     "NULL_OBJECT",
     "TWO_OBJECT_ACTIONS",

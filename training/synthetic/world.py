@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from .dan import DAN_ACTIONS, ClipRecord, readme_lines, two_object_entries
 from .draw import Instance, Pose, make_instance, part_anchor_px, part_polygons_px
 from .render import ClipRecorder, render_catalogue, render_clip
 
-__all__ = ["CATALOGUE_ASPECTS", "generate_world"]
+__all__ = ["CATALOGUE_ASPECTS", "generate_world", "reuse_or_generate_world"]
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,17 @@ def generate_world(
     if mp4_failed:
         log.warning("OpenCV could not write %d .mp4 clips (no mp4v encoder?)", mp4_failed)
     return annots
+
+
+def reuse_or_generate_world(out: str | Path, cfg: WorldConfig) -> Path:
+    """``out`` holding a world: kept when a finished one is there (``annotations.json`` is written last),
+    else generated afresh (a half-written one is removed first). For scratch folders that reruns reuse."""
+    out = Path(out)
+    if not (out / "annotations.json").is_file():
+        if out.exists():
+            shutil.rmtree(out)
+        generate_world(out, cfg)
+    return out
 
 
 def _readme(cfg: WorldConfig, annots: dict[str, Any]) -> str:
