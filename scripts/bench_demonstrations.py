@@ -11,8 +11,11 @@
 3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
    world's seven verbs (the DAN's two-object actions) are left out and counted.
 4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings, the frame-difference
-   contact fit) on a *generated* dataset of the same object categories with the same number of clips
-   (``training.synthetic``: one product per category, as the scene has one object each).
+   contact fit) on a *generated* dataset of the same object categories with the same clips per (category,
+   verb) as the recording's dataset (``training.synthetic``: one product per category, as the scene has one
+   object each). Both draw verbs at random, so the world is generated with enough clips per category and its
+   ``train_clips`` cut to the first clips of each (category, verb), as many as the recording has
+   (``--world-clips per-category`` instead: the same number of clips per category, verbs as drawn).
 5. All of them, and center bias, scored by ``training.evaluate`` on the generated world's held-out test images
    (other instances of the same categories): KLD, SIM, AUC-J and peak-on-part, mean ± standard error.
 
@@ -22,11 +25,13 @@ Every clip count per verb is allowed down to 1 (``min_clips`` 1): the scene draw
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -54,8 +59,6 @@ def _world_model(world: Path, work: Path, epochs: int) -> Path:
     """The usual path on the generated dataset: training.train (demo settings) + training.locate (frame cue)."""
     cfg = demo_train_config(world, work / "run", work / "cache")
     if epochs != cfg.epochs:
-        import dataclasses
-
         cfg = dataclasses.replace(cfg, epochs=epochs, milestones=None)
     result = train(cfg)
     out = work / "world_model.safetensors"
@@ -63,6 +66,35 @@ def _world_model(world: Path, work: Path, epochs: int) -> Path:
     _, extra = read_metadata(result.checkpoint)
     save_checkpoint(located, out, extra=extra)
     return out
+
+
+def _verb_matched_world(world: Path, cfg: WorldConfig, counts: Counter[tuple[str, str]]) -> int:
+    """Generate ``world`` with ``counts[(category, verb)]`` train clips of each, the first ones the generator
+    draws (each clip's verb and frames come from its own RNG stream, so more clips per category leave the first
+    ones and the test images unchanged); ``train_clips`` in annotations.json is cut to those. Returns the clips
+    per category generated."""
+    need = sum(counts.values())
+    n = max(1, cfg.clips_per_category)
+    while True:
+        scratch = world.with_name(world.name + ".draw")
+        shutil.rmtree(scratch, ignore_errors=True)
+        ann = generate_world(scratch, dataclasses.replace(cfg, clips_per_category=n))
+        left = Counter(counts)
+        kept = []
+        for c in ann["train_clips"]:
+            key = (ann["nouns"][c["noun"]], ann["verbs"][c["verb"]])
+            if left[key] > 0:
+                left[key] -= 1
+                kept.append(c)
+        if len(kept) == need:
+            break
+        if n >= 50 * need:  # a verb the category does not afford would never be drawn
+            raise RuntimeError(f"the world draws too few clips of {sorted(+left)} in {n} per category")
+        n *= 2
+    ann["train_clips"] = kept
+    (scratch / "annotations.json").write_text(json.dumps(ann) + "\n", encoding="utf-8")
+    scratch.rename(world)
+    return n
 
 
 def _row(name: str, r: dict) -> str:
@@ -79,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=60, help="the demo model's 60")
     p.add_argument("--test-per-category", type=int, default=8, help="held-out test products per category")
     p.add_argument("--min-confidence", type=float, default=0.5)
+    p.add_argument(
+        "--world-clips",
+        choices=("verb-matched", "per-category"),
+        default="verb-matched",
+        help="the generated dataset's clips: as many per (category, verb) as the recording's dataset, or the "
+        "same number per category with verbs as the generator draws them",
+    )
     p.add_argument("--work", type=Path, required=True, help="scratch folder (emptied first)")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
@@ -146,20 +185,29 @@ def main(argv: list[str] | None = None) -> int:
     categories = tuple(sorted({o["class"] for o in truth["objects"]}))
     per_cat = max(1, round(len(found["interactions"]) / len(categories)))
     world = a.work / "world"
-    generate_world(
-        world,
-        WorldConfig(
-            seed=a.seed,
-            categories=categories,
-            products_per_category=1,
-            clips_per_category=per_cat,
-            test_per_category=a.test_per_category,
-        ),
+    wcfg = WorldConfig(
+        seed=a.seed,
+        categories=categories,
+        products_per_category=1,
+        clips_per_category=per_cat,
+        test_per_category=a.test_per_category,
     )
+    rec = json.loads((a.work / "gt" / "dataset" / "annotations.json").read_text())
+    rec_counts = Counter((rec["nouns"][c["noun"]], rec["verbs"][c["verb"]]) for c in rec["train_clips"])
+    if a.world_clips == "verb-matched":
+        _verb_matched_world(world, wcfg, rec_counts)
+    else:
+        generate_world(world, wcfg)
+    ann = json.loads((world / "annotations.json").read_text())
+    world_counts = Counter((ann["nouns"][c["noun"]], ann["verbs"][c["verb"]]) for c in ann["train_clips"])
+    out["clips_per_category_verb"] = {
+        f"{c}/{v}": {"recording": rec_counts[(c, v)], "world": world_counts[(c, v)]}
+        for c, v in sorted(rec_counts.keys() | world_counts.keys())
+    }
     t0 = time.perf_counter()
     world_model = _world_model(world, a.work / "world_run", a.epochs)
     out["world_model_s"] = time.perf_counter() - t0
-    out["world_clips"] = per_cat * len(categories)
+    out["world_clips"] = len(ann["train_clips"])
 
     # 5. scores on the world's held-out test images
     ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=world))
@@ -167,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "recordings, ground-truth verbs": a.work / "gt_model.safetensors",
         "recordings, ground-truth verbs, hand-box cue": hands_model,
         "recordings, DAN verbs": a.work / "dan_model.safetensors",
-        "generated dataset, same categories and clip count": world_model,
+        f"generated dataset, same categories and clips ({a.world_clips})": world_model,
     }
     results = {}
     for name, path in methods.items():

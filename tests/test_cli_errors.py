@@ -58,6 +58,7 @@ CASES = [
     ("scripts/bench_cache.py", ["--data-root", MISSING], MISSING),
     ("scripts/bench_node.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
     ("scripts/bench_reuse.py", ["--model", f"{MISSING}/m.safetensors"], MISSING),
+    ("scripts/bench_demonstrations.py", ["--work", "{tmp}/w", "--world-clips", "nope"], "nope"),
     ("scripts/probes/border_probe.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
     ("scripts/probes/demo_fit_probe.py", [f"{MISSING}/work"], MISSING),
     ("scripts/probes/contact_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}", "--split", "seen"], ""),
