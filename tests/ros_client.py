@@ -59,6 +59,18 @@ def stop_node(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
+def tiny_model(path: Path, actions: list[str], seed: int = 0) -> Path:
+    """A small real hotspot model (random ResNet-18 weights, 64 px) at ``path``: fast to load and run."""
+    import torch
+
+    from hotspot_core.hotspots.checkpoint import save_checkpoint
+    from hotspot_core.hotspots.model import build_model
+
+    torch.manual_seed(seed)
+    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": list(actions), "input_size": 64}), path)
+    return path
+
+
 def rgb_image(
     h: int, w: int, stamp: tuple[int, int], frame_id: str = "camera", seed: int = 0, encoding: str = "rgb8"
 ) -> Image:

@@ -13,14 +13,10 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("interaction_hotspots.msg")
 pytest.importorskip("vision_msgs.msg")
 
-import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ros_client import ROOT, Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_client import ROOT, Client, detections, rgb_image, start_node, stop_node, tiny_model  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
-
-from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.hotspots.model import build_model  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
 PRESET = ROOT / "config" / "coco_detector.yaml"
@@ -36,9 +32,7 @@ def test_preset_names_only_known_parameters_and_leaves_person_and_table_out():
 
 
 def test_coco_preset_in_the_real_node(ros_env, tmp_path):  # noqa: F811
-    torch.manual_seed(0)
-    model = tmp_path / "m.safetensors"
-    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ["hold", "push"], "input_size": 64}), model)
+    model = tiny_model(tmp_path / "m.safetensors", ["hold", "push"])
     client = Client("coco_client", namespace="/coco")
     log = tmp_path / "node.log"
     proc = start_node({"model_path": str(model)}, ["--params-file", str(PRESET)], log_path=log, namespace="/coco")

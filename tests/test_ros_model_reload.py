@@ -20,16 +20,12 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("interaction_hotspots.msg")
 pytest.importorskip("vision_msgs.msg")
 
-import torch  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_client import Client, detections, rgb_image, start_node, stop_node, tiny_model  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
-
-from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.hotspots.model import build_model  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
 
@@ -46,16 +42,10 @@ def frame(seed: int = 5):
     return img, detections(img.header, [MUG])
 
 
-def _model(path, actions: list[str], seed: int):
-    torch.manual_seed(seed)
-    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": actions, "input_size": 64}), path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("models")
-    a, b = _model(d / "a.safetensors", ACTIONS_A, 0), _model(d / "b.safetensors", ACTIONS_B, 1)
+    a, b = tiny_model(d / "a.safetensors", ACTIONS_A, 0), tiny_model(d / "b.safetensors", ACTIONS_B, 1)
     (d / "corrupt.safetensors").write_bytes(os.urandom(4096))
     # a readable header whose config does not match the weights (5 actions, weights for 2): only loading finds it
     from safetensors import safe_open

@@ -18,16 +18,13 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("interaction_hotspots.msg")
 pytest.importorskip("vision_msgs.msg")
 
-import torch  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_client import Client, detections, rgb_image, start_node, stop_node, tiny_model  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
 
-from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.hotspots.model import build_model  # noqa: E402
 from hotspot_core.image.boxes import center_size_to_xyxy, pad_and_clamp  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
@@ -40,10 +37,7 @@ BOTTLE = ("bottle-7", "bottle", 0.7, (120.0, 70.0, 30.0, 60.0))
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "m.safetensors"
-    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ACTIONS, "input_size": 64}), path)
-    return path
+    return tiny_model(tmp_path_factory.mktemp("model") / "m.safetensors", ACTIONS)
 
 
 @pytest.fixture(scope="module")

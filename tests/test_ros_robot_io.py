@@ -18,18 +18,14 @@ rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("interaction_hotspots.msg")
 pytest.importorskip("vision_msgs.msg")
 
-import torch  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ros_client import Client, detections, rgb_image, start_node, stop_node  # noqa: E402
+from ros_client import Client, detections, rgb_image, start_node, stop_node, tiny_model  # noqa: E402
 from ros_env import ros_env  # noqa: E402,F401  (session fixture)
-
-from hotspot_core.hotspots.checkpoint import save_checkpoint  # noqa: E402
-from hotspot_core.hotspots.model import build_model  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:module 'sre_(parse|constants)' is deprecated"), pytest.mark.slow]
 
@@ -119,10 +115,7 @@ def later(header, ms: int):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "m.safetensors"
-    save_checkpoint(build_model({"backbone": "resnet18_dilated", "actions": ["hold", "push"], "input_size": 64}), path)
-    return path
+    return tiny_model(tmp_path_factory.mktemp("model") / "m.safetensors", ["hold", "push"])
 
 
 @pytest.fixture(scope="module")
