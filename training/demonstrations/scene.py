@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from training.synthetic.draw import (
 from training.synthetic.render import ease_out, verb_motion
 
 from .bag import BagWriter, Topics
+from .staging import staged_folder
 
 __all__ = ["SceneConfig", "SCENE_BAG", "SCENE_TRUTH", "make_scene"]
 
@@ -189,21 +188,8 @@ def _jitter(box: list[float], rng: np.random.Generator, sd: float, w: int, h: in
 def make_scene(out: str | os.PathLike, cfg: SceneConfig) -> dict[str, Any]:
     """Write ``out/scene.mcap`` and ``out/scene.json`` (into a temporary folder renamed at the end, so an
     interrupted run leaves no scene). ``out`` must be absent or empty. Returns the ground truth."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"{out} exists and is not an empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's 0o700 would stay on the renamed folder
-    try:
-        truth = _record(tmp, cfg)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return truth
+    with staged_folder(Path(out)) as tmp:
+        return _record(tmp, cfg)
 
 
 def _record(folder: Path, cfg: SceneConfig) -> dict[str, Any]:
