@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -74,21 +75,45 @@ def _command(tool: str) -> list[str]:
     return [sys.executable, str(ROOT / tool)] if tool.endswith(".py") else [sys.executable, "-m", tool]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("tool", "argv", "named"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_user_error_is_one_line_and_exit_2(tool: str, argv: list[str], named: str, tmp_path: Path) -> None:
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    corrupt = tmp_path / "corrupt.safetensors"
+def _run_case(index: int, root: Path) -> subprocess.CompletedProcess:
+    """Case ``index`` run as a user would, in its own folder ``root``."""
+    tool, argv, _ = CASES[index]
+    scratch = root / "scratch"
+    scratch.mkdir(parents=True)
+    corrupt = root / "corrupt.safetensors"
     corrupt.write_bytes(b"not a checkpoint\x00" * 8)
-    full = tmp_path / "full"
+    full = root / "full"
     full.mkdir()
     (full / "keep.txt").write_text("a user's file\n", encoding="utf-8")
     args = [a.format(corrupt=corrupt, tmp=scratch, full=full, model=demo_model_path()) for a in argv]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(
-        _command(tool) + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        _command(tool) + args, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Future]:
+    """The selected cases, started together on every core: each is a separate Python process that spends
+    its seconds importing torch, so running them side by side takes a fraction of running them in turn."""
+    selected = sorted(
+        {
+            item.callspec.params["index"]
+            for item in request.session.items
+            if getattr(item, "originalname", "") == "test_user_error_is_one_line_and_exit_2"
+        }
+    )
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+    request.addfinalizer(pool.shutdown)
+    base = tmp_path_factory.mktemp("cli_errors")
+    return {i: pool.submit(_run_case, i, base / f"case{i}") for i in selected}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_user_error_is_one_line_and_exit_2(index: int, runs: dict[int, Future]) -> None:
+    named = CASES[index][2]
+    proc = runs[index].result()
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.strip().splitlines()
