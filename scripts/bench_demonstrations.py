@@ -45,7 +45,7 @@ from training.data.config import DatasetConfig  # noqa: E402
 from training.data.test_images import HotspotTestImages  # noqa: E402
 from training.demonstrations.build import BuildConfig  # noqa: E402
 from training.demonstrations.labels import dan_labels, write_labels, write_truth_intervals  # noqa: E402
-from training.demonstrations.pipeline import TeachConfig, fit_clips, hand_cues, teach  # noqa: E402
+from training.demonstrations.pipeline import TeachConfig, contact_cues, fit_clips, teach  # noqa: E402
 from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
 from training.demonstrations.score import score  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     out["find"] = {k: v for k, v in score(found, truth).items() if k != "verbs"}
     print(f"recording -> model: {out['recording_to_model_s']:.0f} s {gt['seconds']}", flush=True)
     lcfg = LocateConfig()
-    cue, _ = hand_cues(a.work / "gt" / "dataset", lcfg.contact)
+    cue, _ = contact_cues(a.work / "gt" / "dataset", lcfg.contact, hands=True)
     clips = fit_clips(a.work / "gt" / "dataset")
     hands_model = a.work / "gt_hands_model.safetensors"
     save_checkpoint(

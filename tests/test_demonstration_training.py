@@ -191,7 +191,7 @@ def test_the_contact_fit_carries_each_clip_to_both_at_rest_images(found, tmp_pat
 
     from hotspot_core.errors import ConfigError
     from training.data.clips import load_rgb
-    from training.demonstrations.pipeline import fit_clips, frame_cues
+    from training.demonstrations.pipeline import contact_cues, fit_clips
     from training.locate import LocateConfig
 
     folder, fj, truth = found
@@ -213,7 +213,7 @@ def test_the_contact_fit_carries_each_clip_to_both_at_rest_images(found, tmp_pat
     for a, b in zip(clips[::2], clips[1::2]):  # the same clip, its window then its tight image
         assert a.frames == b.frames and a.verb == b.verb
         assert a.image.name[:4] == b.image.name[:4] and b.image.name.endswith("_tight.jpg")
-    cue, counts = frame_cues(LocateConfig().contact)
+    cue, counts = contact_cues(tmp_path / "ds", LocateConfig().contact, hands=False)
     frames = [np.asarray(load_rgb(f)) for f in clips[0].frames]
     first = cue(clips[0], frames)
     assert cue(clips[1], frames) is first and counts == {"frames": 1}  # found once per clip

@@ -30,7 +30,7 @@ from hotspot_core import cli  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model, save_checkpoint  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.test_images import HotspotTestImages  # noqa: E402
-from training.demonstrations.pipeline import fit_clips, frame_cues  # noqa: E402
+from training.demonstrations.pipeline import contact_cues, fit_clips  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
 from training.locate import LocateClip, LocateConfig, locate_model, training_clips  # noqa: E402
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     def located(base: Path, clips: list[LocateClip], seed: int, frames_cue: bool) -> Path:
         cfg = LocateConfig(seed=seed)
         out = tmp / "model.safetensors"
-        cue = frame_cues(cfg.contact)[0] if frames_cue else None
+        cue = contact_cues(a.work / "gt" / "dataset", cfg.contact, hands=False)[0] if frames_cue else None
         save_checkpoint(locate_model(load_model(base), clips, cfg, cue), out)
         return out
 

@@ -45,7 +45,7 @@ from .build import BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
 from .labels import resolve_labels, write_labels
 
-__all__ = ["CUES", "TeachConfig", "fit_clips", "frame_cues", "hand_cue", "hand_cues", "teach"]
+__all__ = ["CUES", "TeachConfig", "contact_cues", "fit_clips", "hand_cue", "teach"]
 
 CUES = ("hands", "frames")
 
@@ -109,50 +109,37 @@ def _entries_by_folder(dataset: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _clip_folder(clip: LocateClip) -> str:
+    """A clip's frame folder: the key of its dataset entry and of its cue."""
+    return str(Path(clip.frames[0]).parent)
+
+
 def fit_clips(dataset: Path) -> list[LocateClip]:
     """The contact fit's clips: each training clip once per at-rest image of its entry's ``fit_images`` (its
     training image where the entry has none: a dataset of an older build)."""
     by_folder = _entries_by_folder(dataset)
     out = []
     for clip in training_clips(DatasetConfig(name="opra", root=dataset)):
-        entry = by_folder.get(str(Path(clip.frames[0]).parent), {})
+        entry = by_folder.get(_clip_folder(clip), {})
         images = [dataset / "images" / Path(*im) for im in entry.get("fit_images", [])] or [clip.image]
         out += [dataclasses.replace(clip, image=im) for im in images]
     return out
 
 
-def frame_cues(cfg: ContactConfig) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
-    """A ``cue(clip, frames)`` for ``locate_model``: the frame difference cue (``training.contact``), found
-    once per clip however many at-rest images it is carried to; and its counter of clips."""
-    from ..contact import contact_region
-
-    seen: dict[str, np.ndarray | None] = {}
-    counts = {"frames": 0}
-
-    def cue(clip: LocateClip, frames: list[np.ndarray]) -> np.ndarray | None:
-        key = str(Path(clip.frames[0]).parent)
-        if key not in seen:
-            seen[key] = contact_region(frames, cfg)
-            counts["frames"] += 1
-        return seen[key]
-
-    return cue, counts
-
-
-def hand_cues(
-    dataset: Path, cfg: ContactConfig
+def contact_cues(
+    dataset: Path, cfg: ContactConfig, hands: bool
 ) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
-    """A ``cue(clip, frames)`` for ``locate_model``: ``hand_cue`` of the clip's dataset entry, the frame
-    difference cue (``training.contact``) where a clip has no hand box on its object; and its counters of
-    clips (each clip counted once, however many at-rest images it is carried to)."""
+    """A ``cue(clip, frames)`` for ``locate_model``, found once per clip however many at-rest images the clip
+    is carried to; and its counters of clips. ``hands``: ``hand_cue`` of the clip's dataset entry, the frame
+    difference cue (``training.contact``) where a clip has no hand box on its object; else that frame cue."""
     from ..contact import contact_region
 
-    by_folder = _entries_by_folder(dataset)
+    by_folder = _entries_by_folder(dataset) if hands else {}
     seen: dict[str, np.ndarray | None] = {}
-    counts = {"hands": 0, "frames": 0}
+    counts = {"hands": 0, "frames": 0} if hands else {"frames": 0}
 
     def cue(clip: LocateClip, frames: list[np.ndarray]) -> np.ndarray | None:
-        key = str(Path(clip.frames[0]).parent)
+        key = _clip_folder(clip)
         if key not in seen:
             entry = by_folder.get(key)
             found = hand_cue(entry, cfg) if entry is not None else None
@@ -229,7 +216,7 @@ def teach(
         t0 = time.perf_counter()
         lcfg = LocateConfig(seed=cfg.seed)
         clips = fit_clips(dataset)
-        cue, counts = hand_cues(dataset, lcfg.contact) if cfg.cue == "hands" else frame_cues(lcfg.contact)
+        cue, counts = contact_cues(dataset, lcfg.contact, hands=cfg.cue == "hands")
         located = locate_model(load_model(result.checkpoint), clips, lcfg, cue)
         _, extra = read_metadata(result.checkpoint)
         out.parent.mkdir(parents=True, exist_ok=True)
