@@ -68,6 +68,16 @@ def _world_model(world: Path, work: Path, epochs: int) -> Path:
     return out
 
 
+def _category_verb(ann: dict, clip: dict) -> tuple[str, str]:
+    """A dataset clip entry's (category, verb) by name."""
+    return ann["nouns"][clip["noun"]], ann["verbs"][clip["verb"]]
+
+
+def _clip_counts(ann: dict) -> Counter[tuple[str, str]]:
+    """Training clips per (category, verb) of a dataset's annotations."""
+    return Counter(_category_verb(ann, c) for c in ann["train_clips"])
+
+
 def _verb_matched_world(world: Path, cfg: WorldConfig, counts: Counter[tuple[str, str]]) -> int:
     """Generate ``world`` with ``counts[(category, verb)]`` train clips of each, the first ones the generator
     draws (each clip's verb and frames come from its own RNG stream, so more clips per category leave the first
@@ -82,7 +92,7 @@ def _verb_matched_world(world: Path, cfg: WorldConfig, counts: Counter[tuple[str
         left = Counter(counts)
         kept = []
         for c in ann["train_clips"]:
-            key = (ann["nouns"][c["noun"]], ann["verbs"][c["verb"]])
+            key = _category_verb(ann, c)
             if left[key] > 0:
                 left[key] -= 1
                 kept.append(c)
@@ -193,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         test_per_category=a.test_per_category,
     )
     rec = json.loads((a.work / "gt" / "dataset" / "annotations.json").read_text())
-    rec_counts = Counter((rec["nouns"][c["noun"]], rec["verbs"][c["verb"]]) for c in rec["train_clips"])
+    rec_counts = _clip_counts(rec)
     if a.world_clips == "verb-matched":
         _verb_matched_world(world, wcfg, rec_counts)
     else:
         generate_world(world, wcfg)
     ann = json.loads((world / "annotations.json").read_text())
-    world_counts = Counter((ann["nouns"][c["noun"]], ann["verbs"][c["verb"]]) for c in ann["train_clips"])
+    world_counts = _clip_counts(ann)
     out["clips_per_category_verb"] = {
         f"{c}/{v}": {"recording": rec_counts[(c, v)], "world": world_counts[(c, v)]}
         for c, v in sorted(rec_counts.keys() | world_counts.keys())
