@@ -203,12 +203,17 @@ def fit_part_head(features: torch.Tensor, verbs: torch.Tensor, num_actions: int,
     return _part_head(linear, cfg.temperature)
 
 
-def object_map(model: HotspotModel, x: torch.Tensor) -> torch.Tensor:
-    """(h,w): the model's action-agnostic Eq. 4 map of features ``x`` (1,C,h,w) -- the mean over actions,
-    clamped at 0 -- scaled to a maximum of 1 (all zeros stay zeros). Where the object is."""
-    with torch.no_grad():
-        m = model.hotspot_maps(x)[0].clamp_min(0).mean(0)
+def object_prior(maps: torch.Tensor) -> torch.Tensor:
+    """(h,w): the action-agnostic map of Eq. 4 maps (A,h,w) -- the mean over actions, clamped at 0 -- scaled
+    to a maximum of 1 (all zeros stay zeros). Where the object is."""
+    m = maps.clamp_min(0).mean(0)
     return m / m.max().clamp_min(1e-12)
+
+
+def object_map(model: HotspotModel, x: torch.Tensor) -> torch.Tensor:
+    """(h,w): ``object_prior`` of the model's Eq. 4 maps of features ``x`` (1,C,h,w)."""
+    with torch.no_grad():
+        return object_prior(model.hotspot_maps(x)[0])
 
 
 def carry_to_image(

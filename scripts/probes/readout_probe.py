@@ -58,14 +58,9 @@ from training.data.clips import load_rgb  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.transforms import EvalTransform  # noqa: E402
 from training.evaluate import _image_id, build_test_images, part_items  # noqa: E402
+from training.locate import object_prior  # noqa: E402
 
 ReadOut = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]  # (E, L, T) -> maps (A,h,w)
-
-
-def object_prior(e: torch.Tensor) -> torch.Tensor:
-    """(h,w): the action-agnostic object map of Eq. 4 maps (A,h,w), as ``training.locate.object_map``."""
-    m = e.clamp_min(0).mean(0)
-    return m / m.max().clamp_min(1e-12)
 
 
 def own_scaled(e: torch.Tensor) -> torch.Tensor:
