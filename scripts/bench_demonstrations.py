@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demos", type=int, default=40)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--objects", type=int, default=3)
+    p.add_argument("--width", type=int, default=SceneConfig.width, help="the scene camera's pixels")
+    p.add_argument("--height", type=int, default=SceneConfig.height)
     p.add_argument("--epochs", type=int, default=60, help="the demo model's 60")
     p.add_argument("--test-per-category", type=int, default=8, help="held-out test products per category")
     p.add_argument("--min-confidence", type=float, default=0.5)
@@ -137,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"args": {k: str(v) for k, v in vars(a).items()}, "threads": torch.get_num_threads()}
     out["cpus"] = os.cpu_count()
 
-    truth = make_scene(a.work / "scene", SceneConfig(demos=a.demos, seed=a.seed, objects=a.objects))
+    truth = make_scene(
+        a.work / "scene", SceneConfig(demos=a.demos, seed=a.seed, objects=a.objects, width=a.width, height=a.height)
+    )
     bag = a.work / "scene" / SCENE_BAG
     intervals = write_truth_intervals(truth, a.work / "intervals.csv")
     build = BuildConfig(min_clips=1, verbs=VERBS)

@@ -185,46 +185,74 @@ def test_build_writes_an_opra_dataset_training_reads(found, tmp_path) -> None:
         assert test.heatmap(i).max() > 0
 
 
-def test_the_contact_fit_carries_each_clip_to_both_at_rest_images(found, tmp_path) -> None:
-    """The dataset keeps each clip's window (trained on) and tight at-rest image; the fit's clips use both."""
+def test_the_contact_fit_carries_each_clip_to_every_at_rest_view(found, tmp_path) -> None:
+    """The dataset keeps each clip's window (trained on), tight and mid at-rest views and their mirror images;
+    the fit's clips use all six, the clip's cue found once."""
     from PIL import Image
 
     from hotspot_core.errors import ConfigError
     from training.data.clips import load_rgb
+    from training.demonstrations.build import MID_CONTEXT
     from training.demonstrations.pipeline import contact_cues, fit_clips
     from training.locate import LocateConfig
 
     folder, fj, truth = found
     labels = interval_labels(write_truth_intervals(truth, tmp_path / "iv.csv"), fj)
     annots = build_dataset(folder, labels, tmp_path / "ds", BuildConfig(min_clips=1))
-    assert annots["demonstrations"]["fit_images"] == ["window", "tight"]
+    assert annots["demonstrations"]["fit_images"] == ["window", "tight", "mid"]
+    assert annots["demonstrations"]["fit_mirror"] is True
     by_id = {r["id"]: r for r in fj["interactions"]}
+    images = tmp_path / "ds" / "images"
+
+    def pixels(path) -> np.ndarray:
+        return np.asarray(load_rgb(images / Path(*path)), np.float32)
+
     for e in annots["train_clips"]:
-        window, tight = e["fit_images"]
-        assert window == e["image"] and tight == [*e["image"][:3], f"{e['interaction']:04d}_tight.jpg"]
+        stem = f"{e['interaction']:04d}"
+        names = [p[-1] for p in e["fit_images"]]
+        assert names == [
+            f"{stem}.jpg",
+            f"{stem}_window_mirror.jpg",
+            f"{stem}_tight.jpg",
+            f"{stem}_tight_mirror.jpg",
+            f"{stem}_mid.jpg",
+            f"{stem}_mid_mirror.jpg",
+        ]
+        window, window_m, tight, tight_m, mid, mid_m = e["fit_images"]
+        assert window == e["image"] and all(p[:3] == e["image"][:3] for p in e["fit_images"])
         inter = by_id[e["interaction"]]
-        assert (tmp_path / "ds" / "images" / Path(*tight)).read_bytes() == (
-            folder / inter["inactive"]["file"]
-        ).read_bytes()
-        with Image.open(tmp_path / "ds" / "images" / Path(*window)) as im:
-            assert im.size[0] == inter["window"][2] - inter["window"][0]
+        assert (images / Path(*tight)).read_bytes() == (folder / inter["inactive"]["file"]).read_bytes()
+        side = inter["window"][2] - inter["window"][0]
+        with Image.open(images / Path(*window)) as im:
+            assert im.size == (side, inter["window"][3] - inter["window"][1])
+        for a, b in ((window, window_m), (tight, tight_m), (mid, mid_m)):  # the mirror image, up to JPEG
+            flipped, plain = (np.abs(pixels(a)[:, ::-1] - pixels(b)).mean(), np.abs(pixels(a) - pixels(b)).mean())
+            assert flipped < 6.0 and flipped < 0.5 * plain, (b, flipped, plain)
+        box = inter["object"]["box"]
+        want = min(round(max(box[2] - box[0], box[3] - box[1]) * MID_CONTEXT), side)
+        with Image.open(images / Path(*mid)) as im:
+            assert im.size[0] == im.size[1] and abs(im.size[0] - want) <= 1
     clips = fit_clips(tmp_path / "ds")
-    assert len(clips) == 2 * len(annots["train_clips"])
-    for a, b in zip(clips[::2], clips[1::2]):  # the same clip, its window then its tight image
-        assert a.frames == b.frames and a.verb == b.verb
-        assert a.image.name[:4] == b.image.name[:4] and b.image.name.endswith("_tight.jpg")
+    assert len(clips) == 6 * len(annots["train_clips"])
+    for k in range(0, len(clips), 6):  # one clip's six views in a row
+        group = clips[k : k + 6]
+        assert all(c.frames == group[0].frames and c.verb == group[0].verb for c in group)
+        assert len({c.image.name[:4] for c in group}) == 1 and len({c.image for c in group}) == 6
     cue, counts = contact_cues(tmp_path / "ds", LocateConfig().contact, hands=False)
     frames = [np.asarray(load_rgb(f)) for f in clips[0].frames]
     first = cue(clips[0], frames)
-    assert cue(clips[1], frames) is first and counts == {"frames": 1}  # found once per clip
+    assert all(cue(c, frames) is first for c in clips[1:6]) and counts == {"frames": 1}  # found once per clip
 
-    one = build_dataset(folder, labels, tmp_path / "ds1", BuildConfig(min_clips=1, fit_images=("tight",)))
+    one = build_dataset(
+        folder, labels, tmp_path / "ds1", BuildConfig(min_clips=1, fit_images=("tight",), fit_mirror=False)
+    )
     assert [e["fit_images"] for e in one["train_clips"]] == [
         [[*e["image"][:3], f"{e['interaction']:04d}_tight.jpg"]] for e in one["train_clips"]
     ]
     assert [c.image.name for c in fit_clips(tmp_path / "ds1")] == [
         f"{e['interaction']:04d}_tight.jpg" for e in one["train_clips"]
     ]
+    assert not list((tmp_path / "ds1" / "images").rglob("*_mirror.jpg"))
     for bad in ((), ("window", "window"), ("wide",)):
         with pytest.raises(ConfigError, match="fit_images"):
             BuildConfig(fit_images=bad)
@@ -293,7 +321,7 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
     assert path == str(model) and tuple(predictor.actions) == VERBS
     _, extra = read_metadata(model)
     assert extra["located"]["cue"] == "hands" and extra["demonstrations"]["label_sources"] == {"interval": 9}
-    assert extra["located"]["fit_images"] == ["window", "tight"]
+    assert extra["located"]["fit_images"] == ["window", "tight", "mid"] and extra["located"]["fit_mirror"] is True
     world = tmp_path / "world"
     categories = tuple(sorted({o["class"] for o in truth["objects"]}))
     generate_world(

@@ -8,16 +8,21 @@ Reads a work folder of ``scripts/bench_demonstrations.py`` (``--work``): its rec
 scores on the world's test images, as the benchmark does (``training.evaluate``: KLD, SIM, AUC-J and
 peak-on-part, mean ± standard error). No hidden truth is read. It prints:
 
-1. **the at-rest images of the contact fit**: the recordings-trained run located (``training.locate``, the
-   frame-difference cue) on each clip's window image only, its tight box only, and both (the default,
-   ``BuildConfig.fit_images``), with the fit's seed 0, 1 and 2;
+1. **the at-rest views of the contact fit**: the recordings-trained run located (``training.locate``, the
+   frame-difference cue) on some of each clip's views (``BuildConfig.fit_images`` and ``fit_mirror``: the
+   window, the tight box, the mid view, each mirrored): window only, tight only, window + tight (the default
+   before), those two and their mirror images, those two and mid, all six (the default), with the fit's seeds
+   (``--fit-seeds``, 0 1 2); the work folder's dataset must hold all six (built by the default build);
 2. **model or clips**: each run's Eq. 4 maps alone (not located), the recordings-trained run located on the
-   generated dataset's clips, and the generated-dataset run located on the recordings' clips (both images).
+   generated dataset's clips, and the generated-dataset run located on the recordings' clips (all views);
+3. with ``--train-seeds S ...``: **training noise**: both runs trained again with each training seed (the
+   benchmark's settings, their feature caches reused) and located as the benchmark does (fit seed 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -33,11 +38,30 @@ from training.data.test_images import HotspotTestImages  # noqa: E402
 from training.demonstrations.pipeline import contact_cues, fit_clips  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
 from training.locate import LocateClip, LocateConfig, locate_model, training_clips  # noqa: E402
+from training.make_demo_model import demo_train_config  # noqa: E402
+from training.train import train  # noqa: E402
+
+VIEW_SETS = (
+    ("window",),
+    ("tight",),
+    ("window", "tight"),
+    ("window", "tight", "window_mirror", "tight_mirror"),
+    ("window", "tight", "mid"),
+    ("window", "tight", "mid", "window_mirror", "tight_mirror", "mid_mirror"),
+)
+
+
+def view(clip: LocateClip) -> str:
+    """A fit clip's at-rest view by its file name: NNNN.jpg is the window, NNNN_<view>.jpg the others."""
+    _, _, rest = clip.image.stem.partition("_")
+    return rest or "window"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("work", type=Path, help="a scripts/bench_demonstrations.py --work folder")
+    p.add_argument("--fit-seeds", type=int, nargs="+", default=[0, 1, 2], help="section 1's fit seeds")
+    p.add_argument("--train-seeds", type=int, nargs="*", default=[], help="section 3's training seeds (none: skip)")
     a = p.parse_args(argv)
     ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=a.work / "world"))
     rec, world = a.work / "gt" / "run" / "model.safetensors", a.work / "world_run" / "run" / "model.safetensors"
@@ -57,10 +81,15 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     both = fit_clips(a.work / "gt" / "dataset")
-    print("== 1. the contact fit's at-rest images (the recordings-trained run)")
-    for kinds in (("window",), ("tight",), ("window", "tight")):
-        clips = [c for c in both if ("tight" if c.image.stem.endswith("_tight") else "window") in kinds]
-        for seed in (0, 1, 2):
+    missing = set(VIEW_SETS[-1]) - {view(c) for c in both}
+    if missing:
+        raise SystemExit(
+            f"{a.work / 'gt' / 'dataset'} has no {sorted(missing)} views: rebuild it with the default build"
+        )
+    print("== 1. the contact fit's at-rest views (the recordings-trained run)")
+    for kinds in VIEW_SETS:
+        clips = [c for c in both if view(c) in kinds]
+        for seed in a.fit_seeds:
             score(f"{' + '.join(kinds)}, fit seed {seed}", "ours_located", located(rec, clips, seed, True))
     print("== 2. model or clips")
     score("recordings-trained run, Eq. 4 maps alone", "ours", rec)
@@ -68,6 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     world_clips = training_clips(DatasetConfig(name="opra", root=a.work / "world"))
     score("recordings-trained run located on the generated clips", "ours_located", located(rec, world_clips, 0, False))
     score("generated-dataset run located on the recordings' clips", "ours_located", located(world, both, 0, True))
+    if a.train_seeds:
+        print("== 3. training noise (both runs trained again per seed, located with fit seed 0)")
+    for seed in a.train_seeds:
+        for name, data, cache, clips in (
+            ("recordings-trained run", a.work / "gt" / "dataset", a.work / "gt" / "cache", both),
+            ("generated-dataset run", a.work / "world", a.work / "world_run" / "cache", world_clips),
+        ):
+            cfg = demo_train_config(data, tmp / f"{name[:4]}_{seed}", cache)
+            run = train(dataclasses.replace(cfg, seed=seed)).checkpoint
+            score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, data != a.work / "world"))
     return 0
 
 

@@ -41,14 +41,18 @@ import numpy as np
 
 from hotspot_core.errors import ConfigError
 
-from .find import warn
+from .find import FindConfig, square_window, warn
 from .labels import Label, LabelError
 from .staging import check_empty, staged_folder
 
 __all__ = ["BuildConfig", "build_dataset", "CHANNEL"]
 
 CHANNEL = "demo"  # OPRA's first path part (its YouTube channel)
-IMAGES = ("window", "tight")
+IMAGES = ("window", "tight")  # the at-rest images a model trains on
+# the at-rest views the contact fit may use: those two and "mid", a square MID_CONTEXT times the object's longer
+# side around its box, cut from the window (a scale between the window's and the tight box's)
+FIT_IMAGES = (*IMAGES, "mid")
+MID_CONTEXT = 1.5
 
 
 @dataclass(frozen=True)
@@ -59,10 +63,12 @@ class BuildConfig:
     verb's interactions held out; seed: the hold-out draw; min_objects: distinct objects needed (OPRA draws
     its negatives from other products); image: the at-rest image the model trains on, 'window' (the clip's
     window, the object at about half its side as in the clip frames and in catalogue photos) or 'tight' (the
-    object's box + 10 %); fit_images: the at-rest images the contact fit (``training.locate``) fits the part
-    maps on, each clip's contact carried to every one of them. Both by default: fitted on the window alone, the
-    maps peaked on the part in 0.69 of the catalogue test images, on both in 0.80 (seed 1), as a model of the generated
-    dataset does (docs/demonstrations.md, *Benchmark*)."""
+    object's box + 10 %); fit_images: the at-rest views the contact fit (``training.locate``) fits the part
+    maps on, each clip's contact carried to every one of them (FIT_IMAGES); fit_mirror: each of them also
+    mirrored left-right. A recording shows each object in one pose at one scale, so the fit sees it in several:
+    fitted on the window alone the maps peaked on the part in 0.69 of the catalogue test images, on window and
+    tight in 0.80 (seed 1), with the mid view and the mirrored ones in 0.83 (seeds 1 and 2;
+    docs/demonstrations.md, *Benchmark*)."""
 
     fps: float = 5.0
     min_clips: int = 3
@@ -71,14 +77,15 @@ class BuildConfig:
     seed: int = 0
     min_objects: int = 1
     image: str = "window"
-    fit_images: tuple[str, ...] = IMAGES
+    fit_images: tuple[str, ...] = FIT_IMAGES
+    fit_mirror: bool = True
 
     def __post_init__(self) -> None:
         if self.image not in IMAGES:
             raise ConfigError(f"build: image must be one of {IMAGES}, got {self.image!r}")
         fit = list(self.fit_images)
-        if not fit or len(set(fit)) != len(fit) or not set(fit) <= set(IMAGES):
-            raise ConfigError(f"build: fit_images must be some of {IMAGES} without repeats, got {fit}")
+        if not fit or len(set(fit)) != len(fit) or not set(fit) <= set(FIT_IMAGES):
+            raise ConfigError(f"build: fit_images must be some of {FIT_IMAGES} without repeats, got {fit}")
         if not 0.5 <= self.fps <= 60 or self.min_clips < 1 or not 0.0 <= self.test_frac < 1.0:
             raise ConfigError("build: fps must be 0.5..60, min_clips >= 1, test_frac 0..1 (exclusive)")
         if self.verbs is not None and (not self.verbs or len(set(self.verbs)) != len(self.verbs)):
@@ -192,7 +199,7 @@ def build_dataset(
 
     image_kind, fit_kinds = cfg.image, tuple(cfg.fit_images)
     no_window = any("window_file" not in by_id[lab.id]["inactive"] for lab in labels)
-    if no_window and "window" in (image_kind, *fit_kinds):
+    if no_window and {"window", "mid"} & {image_kind, *fit_kinds}:
         warn(f"{found_dir}: made by an older find without the at-rest window image: the tight crop is used")
         image_kind, fit_kinds = "tight", ("tight",)
 
@@ -209,7 +216,7 @@ def build_dataset(
         for split, group in (("train", train), ("test", test)):
             for lab in group:
                 inter = by_id[lab.id]
-                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg.fps, cv2, image_kind, fit_kinds)
+                entry = _write_clip(found_dir, tmp, inter, lab, verbs, nouns, cfg, cv2, image_kind, fit_kinds)
                 annots[f"{split}_clips"].append(entry)
                 if split == "test":
                     pts = _test_points(inter, truth, image_kind)
@@ -238,6 +245,7 @@ def build_dataset(
             "fps": cfg.fps,
             "image": image_kind,
             "fit_images": list(fit_kinds),
+            "fit_mirror": cfg.fit_mirror,
             "label_sources": dict(Counter(lab.source for lab in labels)),
             "clips_per_verb": {v: sum(1 for lab in train if lab.verb == v) for v in verbs},
             "unlabelled": len(by_id) - len(labels),
@@ -254,7 +262,7 @@ def _write_clip(
     lab: Label,
     verbs: Sequence[str],
     nouns: Sequence[str],
-    fps: float,
+    cfg: BuildConfig,
     cv2: Any,
     image_kind: str,
     fit_kinds: Sequence[str],
@@ -262,8 +270,8 @@ def _write_clip(
     """Copy one interaction's frames (every ``step``-th, from the first) and its at-rest images; its clip entry."""
     frames = inter["frames"]
     stamps = [f["stamp_ns"] for f in frames]
-    src_fps = (len(stamps) - 1) * 1e9 / max(1, stamps[-1] - stamps[0]) if len(stamps) > 1 else fps
-    step = max(1, int(round(src_fps / fps)))
+    src_fps = (len(stamps) - 1) * 1e9 / max(1, stamps[-1] - stamps[0]) if len(stamps) > 1 else cfg.fps
+    step = max(1, int(round(src_fps / cfg.fps)))
     kept = frames[::step]
     cls, track = inter["object"]["class"], inter["object"]["track_id"]
     start = f"{inter['start_s']:.3f}"
@@ -278,15 +286,26 @@ def _write_clip(
         shutil.copyfile(src, folder / ("image-%08d.jpg" % i))
     image = [CHANNEL, cls, track, f"{int(inter['id']):04d}.jpg"]
     fit_images = []
+    stem = f"{int(inter['id']):04d}"
+    quality = [cv2.IMWRITE_JPEG_QUALITY, FindConfig().jpeg_quality]
     for kind in dict.fromkeys([image_kind, *fit_kinds]):  # the training image first, written once
-        path = image if kind == image_kind else [*image[:3], f"{int(inter['id']):04d}_{kind}.jpg"]
-        src = found_dir / inter["inactive"]["window_file" if kind == "window" else "file"]
-        if cv2.imread(str(src)) is None:
+        path = image if kind == image_kind else [*image[:3], f"{stem}_{kind}.jpg"]
+        src = found_dir / inter["inactive"]["file" if kind == "tight" else "window_file"]
+        pixels = cv2.imread(str(src))
+        if pixels is None:
             raise FileNotFoundError(2, "At-rest image missing or unreadable in the find folder", str(src))
         (root / "images" / Path(*path)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, root / "images" / Path(*path))
+        if kind == "mid":
+            pixels = _mid_view(pixels, inter)
+            cv2.imwrite(str(root / "images" / Path(*path)), pixels, quality)
+        else:
+            shutil.copyfile(src, root / "images" / Path(*path))
         if kind in fit_kinds:
             fit_images.append(path)
+            if cfg.fit_mirror:
+                mirrored = [*image[:3], f"{stem}_{kind}_mirror.jpg"]
+                cv2.imwrite(str(root / "images" / Path(*mirrored)), pixels[:, ::-1], quality)
+                fit_images.append(mirrored)
     contact = [i for i, f in enumerate(kept) if inter["start_ns"] <= f["stamp_ns"] <= inter["release_ns"]]
     return {
         "clip": clip,
@@ -303,6 +322,16 @@ def _write_clip(
         "contact_frames": contact,
         "fit_images": fit_images,
     }
+
+
+def _mid_view(window: np.ndarray, inter: dict[str, Any]) -> np.ndarray:
+    """The at-rest window cut to a square of MID_CONTEXT times the object's longer side around its box."""
+    x0, y0 = inter["window"][0], inter["window"][1]
+    b = inter["object"]["box"]
+    box = (b[0] - x0, b[1] - y0, b[2] - x0, b[3] - y0)
+    h, w = window.shape[:2]
+    wx0, wy0, wx1, wy1 = square_window(box, MID_CONTEXT, w, h)
+    return window[wy0:wy1, wx0:wx1]
 
 
 def _readme(annots: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from hotspot_core.interactions import ContactRule
 from training.synthetic.catalogue import CATEGORY_BY_NAME
 
 from .bag import Topics
-from .build import IMAGES, BuildConfig, build_dataset
+from .build import FIT_IMAGES, IMAGES, BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
 from .labels import resolve_labels, write_labels
 from .pipeline import CUES, TeachConfig, teach
@@ -90,9 +90,15 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fit-images",
         nargs="+",
-        choices=IMAGES,
+        choices=FIT_IMAGES,
         default=list(d.fit_images),
-        help="the at-rest images the contact fit fits the part maps on",
+        help="the at-rest views the contact fit fits the part maps on (mid: 1.5 times the object's side)",
+    )
+    p.add_argument(
+        "--no-fit-mirror",
+        dest="fit_mirror",
+        action="store_false",
+        help="do not also fit on the views mirrored left-right",
     )
 
 
@@ -104,6 +110,7 @@ def _build_config(a: argparse.Namespace) -> BuildConfig:
         test_frac=a.test_frac,
         image=a.image,
         fit_images=tuple(a.fit_images),
+        fit_mirror=a.fit_mirror,
     )
 
 

@@ -121,7 +121,7 @@ def _grow(box: Box, k: float) -> Box:
     return (cx - w * k / 2, cy - h * k / 2, cx + w * k / 2, cy + h * k / 2)
 
 
-def _window(box: Box, context: float, w: int, h: int) -> Window:
+def square_window(box: Box, context: float, w: int, h: int) -> Window:
     """A square of ``context`` times the box's longer side around it, moved inside the frame (clipped when larger)."""
     side = min(max(box[2] - box[0], box[3] - box[1]) * context, w, h)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
@@ -218,7 +218,7 @@ class _Finder:
         if rest is None:  # a hand near it since the recording began: the clip's first frame is the best there is
             rest = (o.frames[0].stamp, o.frames[0].rgb, obj[2])
         h, w = first.rgb.shape[:2]
-        win = _window(rest[2], cfg.context, w, h)
+        win = square_window(rest[2], cfg.context, w, h)
         n = len(self.done) + 1
         folder = self.out / f"{n:04d}"
         (folder / "frames").mkdir(parents=True)

@@ -13,9 +13,10 @@ contact). Measured on the synthetic scene (docs/demonstrations.md, "Benchmark"),
 worse cue there: a box covers the whole hand, the changed region's tip is the fingertips. So 'frames' is
 the default, and 'hands' stays for a recording where frame differences fail (moving camera, clutter).
 
-The part maps are fitted on each clip's at-rest images of the dataset's ``fit_images`` (``fit_clips``: by
-default the window the model trains on and the tight box, each clip's contact carried to both): fitted on the
-window alone they peaked on the part in fewer catalogue test images (docs/demonstrations.md, *Benchmark*).
+The part maps are fitted on each clip's at-rest views of the dataset's ``fit_images`` (``fit_clips``: by
+default the window the model trains on, the tight box and a view between them, each also mirrored, each
+clip's contact carried to all six): fitted on fewer views they peaked on the part in fewer catalogue test
+images (docs/demonstrations.md, *Benchmark*).
 """
 
 from __future__ import annotations
@@ -231,6 +232,7 @@ def teach(
                     "cue": cfg.cue,
                     "cue_counts": counts,
                     "fit_images": annots["demonstrations"]["fit_images"],
+                    "fit_mirror": annots["demonstrations"].get("fit_mirror", False),
                 },
                 "demonstrations": {
                     "bag": found.get("bag"),
