@@ -100,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.train_seeds:
         print("== 3. training noise (both runs trained again per seed, located with fit seed 0)")
     for seed in a.train_seeds:
-        for name, data, cache, clips in (
-            ("recordings-trained run", a.work / "gt" / "dataset", a.work / "gt" / "cache", both),
-            ("generated-dataset run", a.work / "world", a.work / "world_run" / "cache", world_clips),
+        for name, data, cache, clips, frames_cue in (
+            ("recordings-trained run", a.work / "gt" / "dataset", a.work / "gt" / "cache", both, True),
+            ("generated-dataset run", a.work / "world", a.work / "world_run" / "cache", world_clips, False),
         ):
             cfg = demo_train_config(data, tmp / f"{name[:4]}_{seed}", cache)
             run = train(dataclasses.replace(cfg, seed=seed)).checkpoint
-            score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, data != a.work / "world"))
+            score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, frames_cue))
     return 0
 
 

@@ -232,7 +232,7 @@ def teach(
                     "cue": cfg.cue,
                     "cue_counts": counts,
                     "fit_images": annots["demonstrations"]["fit_images"],
-                    "fit_mirror": annots["demonstrations"].get("fit_mirror", False),
+                    "fit_mirror": annots["demonstrations"]["fit_mirror"],
                 },
                 "demonstrations": {
                     "bag": found.get("bag"),
