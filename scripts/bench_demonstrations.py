@@ -5,13 +5,14 @@
 1. A synthetic demonstration scene of ``--demos`` demonstrations (the recording; its writing is not timed).
 2. Recording -> deployed model, timed: ``training.demonstrations.pipeline.teach`` (find -> labels -> build ->
    training.train with the demo model's settings -> training.locate, frame-difference cue, the part maps fitted
-   on each clip's window and tight at-rest images) with the verbs
-   from the scene's ground truth, as an interval file a person would write; the same trained run located
-   again with the recorded hand boxes as the contact cue (``--cue hands``).
+   on each clip's at-rest views, grown to the part's extent) with the verbs from the scene's ground truth, as
+   an interval file a person would write; the same trained run located again with the recorded hand boxes as
+   the contact cue (``--cue hands``), and without the part's extent (``--extent none``, the fit before).
 3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
    world's seven verbs (the DAN's two-object actions) are left out and counted.
 4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings, the frame-difference
-   contact fit) on a *generated* dataset of the same object categories with the same clips per (category,
+   contact fit, once with ``training.locate``'s defaults, no extent, and once with the recordings' fit,
+   ``TeachConfig.locate_config``) on a *generated* dataset of the same object categories with the same clips per (category,
    verb) as the recording's dataset (``training.synthetic``: one product per category, as the scene has one
    object each). Both draw verbs at random, so the world is generated with enough clips per category and its
    ``train_clips`` cut to the first clips of each (category, verb), as many as the recording has
@@ -55,16 +56,18 @@ from training.synthetic import VERBS, WorldConfig, generate_world  # noqa: E402
 from training.train import train  # noqa: E402
 
 
-def _world_model(world: Path, work: Path, epochs: int) -> Path:
-    """The usual path on the generated dataset: training.train (demo settings) + training.locate (frame cue)."""
+def _world_run(world: Path, work: Path, epochs: int) -> Path:
+    """The usual training on the generated dataset: training.train with the demo settings; its checkpoint."""
     cfg = demo_train_config(world, work / "run", work / "cache")
     if epochs != cfg.epochs:
         cfg = dataclasses.replace(cfg, epochs=epochs, milestones=None)
-    result = train(cfg)
-    out = work / "world_model.safetensors"
-    located = locate_model(load_model(result.checkpoint), training_clips(cfg.dataset), LocateConfig())
-    _, extra = read_metadata(result.checkpoint)
-    save_checkpoint(located, out, extra=extra)
+    return train(cfg).checkpoint
+
+
+def _located(run: Path, clips: list, lcfg: LocateConfig, cue, out: Path) -> Path:
+    """``run`` located (training.locate) on ``clips`` with ``lcfg`` and ``cue`` (None: the frame cue), at ``out``."""
+    _, extra = read_metadata(run)
+    save_checkpoint(locate_model(load_model(run), clips, lcfg, cue), out, extra=extra)
     return out
 
 
@@ -148,22 +151,22 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. recording -> deployed model (timed end to end, find included)
     t0 = time.perf_counter()
-    gt = teach(
-        bag, a.work / "gt_model.safetensors", TeachConfig(build=build, epochs=a.epochs), intervals, None, a.work / "gt"
-    )
+    tcfg = TeachConfig(build=build, epochs=a.epochs)
+    gt = teach(bag, a.work / "gt_model.safetensors", tcfg, intervals, None, a.work / "gt")
     out["recording_to_model_s"] = time.perf_counter() - t0
     out["gt_stages_s"] = gt["seconds"]
     found_dir = a.work / "gt" / "found"
     found = json.loads((found_dir / "interactions.json").read_text())
     out["find"] = {k: v for k, v in score(found, truth).items() if k != "verbs"}
     print(f"recording -> model: {out['recording_to_model_s']:.0f} s {gt['seconds']}", flush=True)
-    lcfg = LocateConfig()
-    cue, _ = contact_cues(a.work / "gt" / "dataset", lcfg.contact, hands=True)
+    # the same trained run located with the hand boxes, and without the part extent (the fit before)
+    lcfg, rec_run = tcfg.locate_config(), a.work / "gt" / "run" / "model.safetensors"
     clips = fit_clips(a.work / "gt" / "dataset")
-    hands_model = a.work / "gt_hands_model.safetensors"
-    save_checkpoint(
-        locate_model(load_model(a.work / "gt" / "run" / "model.safetensors"), clips, lcfg, cue), hands_model
-    )
+    hand_cue, _ = contact_cues(a.work / "gt" / "dataset", lcfg.contact, hands=True)
+    hands_model = _located(rec_run, clips, lcfg, hand_cue, a.work / "gt_hands_model.safetensors")
+    frame_cue, _ = contact_cues(a.work / "gt" / "dataset", lcfg.contact, hands=False)
+    no_extent = dataclasses.replace(lcfg, extent="none")
+    no_extent_model = _located(rec_run, clips, no_extent, frame_cue, a.work / "gt_no_extent_model.safetensors")
 
     # 3. DAN labels
     labs = dan_labels(found_dir, found, demo_dan_path(), a.min_confidence)
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     teach(
         found_dir,
         a.work / "dan_model.safetensors",
-        TeachConfig(build=build, epochs=a.epochs),
+        tcfg,
         a.work / "dan_labels.csv",
         None,
         a.work / "dan",
@@ -219,17 +222,25 @@ def main(argv: list[str] | None = None) -> int:
         for c, v in sorted(rec_counts.keys() | world_counts.keys())
     }
     t0 = time.perf_counter()
-    world_model = _world_model(world, a.work / "world_run", a.epochs)
+    world_run = _world_run(world, a.work / "world_run", a.epochs)
+    world_clips = training_clips(DatasetConfig(name="opra", root=world))
+    # the usual fit (training.locate's defaults: no extent) and the recordings' fit (teach's settings)
+    world_model = _located(
+        world_run, world_clips, LocateConfig(), None, a.work / "world_run" / "world_model.safetensors"
+    )
     out["world_model_s"] = time.perf_counter() - t0
+    world_teach_fit = _located(world_run, world_clips, lcfg, None, a.work / "world_run" / "world_teach_fit.safetensors")
     out["world_clips"] = len(ann["train_clips"])
 
     # 5. scores on the world's held-out test images
     ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=world))
     methods = {
         "recordings, ground-truth verbs": a.work / "gt_model.safetensors",
+        "recordings, ground-truth verbs, fit without extent": no_extent_model,
         "recordings, ground-truth verbs, hand-box cue": hands_model,
         "recordings, DAN verbs": a.work / "dan_model.safetensors",
-        f"generated dataset, same categories and clips ({a.world_clips})": world_model,
+        f"generated dataset, same categories and clips ({a.world_clips}), usual fit (no extent)": world_model,
+        f"generated dataset, same categories and clips ({a.world_clips}), the recordings' fit": world_teach_fit,
     }
     results = {}
     for name, path in methods.items():

@@ -68,6 +68,11 @@ CASES = [
     ("scripts/probes/motion_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
     ("scripts/probes/part_probe.py", ["--data-root", MISSING, "--checkpoint", "{corrupt}"], ""),
     ("scripts/probes/readout_probe.py", ["--data-root", MISSING, "--fit", "grow={corrupt}"], MISSING),
+    (
+        "training.demonstrations",
+        ["train", f"{MISSING}.mcap", "-o", "{tmp}/m.safetensors", "--grow-similarity", "1.5"],
+        "grow_similarity",
+    ),
 ]
 
 

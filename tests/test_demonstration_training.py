@@ -297,6 +297,26 @@ def test_hand_cue_lies_where_the_hand_overlaps_the_object() -> None:
     assert hand_cue({**entry, "hands": [[]] * 5}, ContactConfig(size=100)) is None
 
 
+def test_teach_grows_each_contact_to_the_part_unless_told_not_to() -> None:
+    """teach's contact fit: training.locate's with the part's extent grown (issue 21's similarity 0.7), or
+    without it (--extent none); bad values refused by LocateConfig's own checks."""
+    from hotspot_core.errors import ConfigError
+    from training.demonstrations.cli import build_parser
+    from training.demonstrations.pipeline import TeachConfig
+    from training.locate import LocateConfig
+
+    shipped = TeachConfig().locate_config()
+    assert (shipped.extent, shipped.grow_similarity) == ("grow", 0.7)
+    assert shipped == LocateConfig(extent="grow", grow_similarity=0.7)  # every other setting: locate's own
+    assert TeachConfig(extent="none", seed=3).locate_config() == LocateConfig(seed=3, grow_similarity=0.7)
+    a = build_parser().parse_args(["train", "bag.mcap", "-o", "m.safetensors"])
+    assert (a.extent, a.grow_similarity) == ("grow", 0.7)
+    assert build_parser().parse_args(["train", "b", "-o", "m.safetensors", "--extent", "none"]).extent == "none"
+    for bad in ({"extent": "box"}, {"grow_similarity": 1.0}, {"grow_similarity": -1.5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            TeachConfig(**bad)
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
 def test_recording_to_a_scored_model(found, tmp_path) -> None:
@@ -322,6 +342,7 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
     _, extra = read_metadata(model)
     assert extra["located"]["cue"] == "hands" and extra["demonstrations"]["label_sources"] == {"interval": 9}
     assert extra["located"]["fit_images"] == ["window", "tight", "mid"] and extra["located"]["fit_mirror"] is True
+    assert extra["located"]["extent"] == "grow" and extra["located"]["grow_similarity"] == 0.7
     world = tmp_path / "world"
     categories = tuple(sorted({o["class"] for o in truth["objects"]}))
     generate_world(

@@ -13,10 +13,15 @@ peak-on-part, mean ± standard error). No hidden truth is read. It prints:
    window, the tight box, the mid view, each mirrored): window only, tight only, window + tight (the default
    before), those two and their mirror images, those two and mid, all six (the default), with the fit's seeds
    (``--fit-seeds``, 0 1 2); the work folder's dataset must hold all six (built by the default build);
-2. **model or clips**: each run's Eq. 4 maps alone (not located), the recordings-trained run located on the
-   generated dataset's clips, and the generated-dataset run located on the recordings' clips (all views);
+2. **model or clips**: each run's Eq. 4 maps alone (not located), and each run located on each dataset's
+   clips (the recordings' with all their views);
 3. with ``--train-seeds S ...``: **training noise**: both runs trained again with each training seed (the
-   benchmark's settings, their feature caches reused) and located as the benchmark does (fit seed 0).
+   benchmark's settings, their feature caches reused) and located as the benchmark does (fit seed 0; the
+   generated-dataset run also with the usual fit, no extent).
+
+Every fit is ``teach``'s (``TeachConfig.locate_config``) with the fit seed: the part's extent grown, unless
+``--extent none`` (the fit before; the rows of docs/demonstrations.md measured before it are that).
+``--sections`` runs some of the three.
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from hotspot_core import cli  # noqa: E402
 from hotspot_core.hotspots.checkpoint import load_model, save_checkpoint  # noqa: E402
 from training.data.config import DatasetConfig  # noqa: E402
 from training.data.test_images import HotspotTestImages  # noqa: E402
-from training.demonstrations.pipeline import contact_cues, fit_clips  # noqa: E402
+from training.demonstrations.pipeline import TeachConfig, contact_cues, fit_clips  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
-from training.locate import LocateClip, LocateConfig, locate_model, training_clips  # noqa: E402
+from training.locate import EXTENTS, LocateClip, locate_model, training_clips  # noqa: E402
 from training.make_demo_model import demo_train_config  # noqa: E402
 from training.train import train  # noqa: E402
 
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("work", type=Path, help="a scripts/bench_demonstrations.py --work folder")
     p.add_argument("--fit-seeds", type=int, nargs="+", default=[0, 1, 2], help="section 1's fit seeds")
     p.add_argument("--train-seeds", type=int, nargs="*", default=[], help="section 3's training seeds (none: skip)")
+    p.add_argument("--extent", choices=EXTENTS, default=TeachConfig().extent, help="the fits' part extent")
+    p.add_argument("--sections", type=int, nargs="+", choices=(1, 2, 3), default=[1, 2, 3])
     a = p.parse_args(argv)
     ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=a.work / "world"))
     rec, world = a.work / "gt" / "run" / "model.safetensors", a.work / "world_run" / "run" / "model.safetensors"
@@ -73,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = " | ".join(f"{k} {m[k]['mean']:.3f} ± {m[k]['sem']:.3f}" for k in ("KLD", "SIM", "AUC-J"))
         print(f"{name}: {cells} | peak on part {peak['mean']:.3f} ± {peak['sem']:.3f}", flush=True)
 
-    def located(base: Path, clips: list[LocateClip], seed: int, frames_cue: bool) -> Path:
-        cfg = LocateConfig(seed=seed)
+    def located(base: Path, clips: list[LocateClip], seed: int, frames_cue: bool, extent: str | None = None) -> Path:
+        cfg = TeachConfig(extent=extent or a.extent, seed=seed).locate_config()
         out = tmp / "model.safetensors"
         cue = contact_cues(a.work / "gt" / "dataset", cfg.contact, hands=False)[0] if frames_cue else None
         save_checkpoint(locate_model(load_model(base), clips, cfg, cue), out)
@@ -86,17 +93,26 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"{a.work / 'gt' / 'dataset'} has no {sorted(missing)} views: rebuild it with the default build"
         )
-    print("== 1. the contact fit's at-rest views (the recordings-trained run)")
-    for kinds in VIEW_SETS:
+    if 1 in a.sections:
+        print(f"== 1. the contact fit's at-rest views (the recordings-trained run), extent {a.extent}")
+    for kinds in VIEW_SETS if 1 in a.sections else ():
         clips = [c for c in both if view(c) in kinds]
         for seed in a.fit_seeds:
             score(f"{' + '.join(kinds)}, fit seed {seed}", "ours_located", located(rec, clips, seed, True))
-    print("== 2. model or clips")
-    score("recordings-trained run, Eq. 4 maps alone", "ours", rec)
-    score("generated-dataset run, Eq. 4 maps alone", "ours", world)
     world_clips = training_clips(DatasetConfig(name="opra", root=a.work / "world"))
-    score("recordings-trained run located on the generated clips", "ours_located", located(rec, world_clips, 0, False))
-    score("generated-dataset run located on the recordings' clips", "ours_located", located(world, both, 0, True))
+    if 2 in a.sections:
+        print(f"== 2. model or clips, extent {a.extent}")
+        score("recordings-trained run, Eq. 4 maps alone", "ours", rec)
+        score("generated-dataset run, Eq. 4 maps alone", "ours", world)
+        for name, base, clips, frames_cue in (
+            ("recordings-trained run located on the recordings' clips", rec, both, True),
+            ("recordings-trained run located on the generated clips", rec, world_clips, False),
+            ("generated-dataset run located on the recordings' clips", world, both, True),
+            ("generated-dataset run located on the generated clips", world, world_clips, False),
+        ):
+            score(name, "ours_located", located(base, clips, 0, frames_cue))
+    if 3 not in a.sections:
+        return 0
     if a.train_seeds:
         print("== 3. training noise (both runs trained again per seed, located with fit seed 0)")
     for seed in a.train_seeds:
@@ -107,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = demo_train_config(data, tmp / f"{name[:4]}_{seed}", cache)
             run = train(dataclasses.replace(cfg, seed=seed)).checkpoint
             score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, frames_cue))
+            if not frames_cue and a.extent != "none":  # the generated dataset's usual fit too
+                score(f"{name}, training seed {seed}, usual fit", "ours_located", located(run, clips, 0, False, "none"))
     return 0
 
 

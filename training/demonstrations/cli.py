@@ -14,6 +14,7 @@ from hotspot_core.demo_model import demo_dan_path
 from hotspot_core.interactions import ContactRule
 from training.synthetic.catalogue import CATEGORY_BY_NAME
 
+from ..locate import EXTENTS
 from .bag import Topics
 from .build import FIT_IMAGES, IMAGES, BuildConfig, build_dataset
 from .find import FindConfig, find_demonstrations
@@ -166,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--work", type=Path, default=None, help="keep the find folder, dataset and run here")
     t.add_argument("--epochs", type=int, default=TeachConfig().epochs)
     t.add_argument("--cue", choices=CUES, default=TeachConfig().cue, help="the contact fit's cue")
+    t.add_argument("--extent", choices=EXTENTS, default=TeachConfig().extent, help="the contact fit's part extent")
+    t.add_argument(
+        "--grow-similarity",
+        type=float,
+        default=TeachConfig().grow_similarity,
+        help="--extent grow: the cosine similarity a cell needs to join the part",
+    )
     t.add_argument("--seed", type=int, default=0)
     _label_args(t)
     _build_args(t)
@@ -246,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             build=_build_config(a),
             epochs=a.epochs,
             cue=a.cue,
+            extent=a.extent,
+            grow_similarity=a.grow_similarity,
             min_confidence=a.min_confidence,
             seed=a.seed,
         )
