@@ -10,11 +10,11 @@
    the contact cue (``--cue hands``), and without the part's extent (``--extent none``, the fit before).
 3. The same found interactions labelled by the shipped demo DAN (``--min-confidence``); labels outside the
    world's seven verbs (the DAN's two-object actions) are left out and counted.
-4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings, the frame-difference
-   contact fit, once with ``training.locate``'s defaults, no extent, and once with the recordings' fit,
-   ``TeachConfig.locate_config``) on a *generated* dataset of the same object categories with the same clips per (category,
-   verb) as the recording's dataset (``training.synthetic``: one product per category, as the scene has one
-   object each). Both draw verbs at random, so the world is generated with enough clips per category and its
+4. The comparison: a model trained the usual way (``training.make_demo_model``'s settings) on a *generated*
+   dataset of the same object categories with the same clips per (category, verb) as the recording's dataset
+   (``training.synthetic``: one product per category, as the scene has one object each), its contact fit
+   made twice: with ``training.locate``'s defaults (no extent, as the shipped demo model) and with the
+   recordings' fit (``TeachConfig.locate_config``). Both draw verbs at random, so the world is generated with enough clips per category and its
    ``train_clips`` cut to the first clips of each (category, verb), as many as the recording has
    (``--world-clips per-category`` instead: the same number of clips per category, verbs as drawn).
 5. All of them, and center bias, scored by ``training.evaluate`` on the generated world's held-out test images
@@ -33,10 +33,13 @@ import shutil
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from hotspot_core import cli  # noqa: E402
@@ -50,10 +53,12 @@ from training.demonstrations.pipeline import TeachConfig, contact_cues, fit_clip
 from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
 from training.demonstrations.score import score  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
-from training.locate import LocateConfig, locate_model, training_clips  # noqa: E402
+from training.locate import LocateClip, LocateConfig, locate_model, training_clips  # noqa: E402
 from training.make_demo_model import demo_train_config  # noqa: E402
 from training.synthetic import VERBS, WorldConfig, generate_world  # noqa: E402
 from training.train import train  # noqa: E402
+
+Cue = Callable[[LocateClip, list[np.ndarray]], Any]  # training.locate.contact_targets' cue
 
 
 def _world_run(world: Path, work: Path, epochs: int) -> Path:
@@ -64,7 +69,7 @@ def _world_run(world: Path, work: Path, epochs: int) -> Path:
     return train(cfg).checkpoint
 
 
-def _located(run: Path, clips: list, lcfg: LocateConfig, cue, out: Path) -> Path:
+def _located(run: Path, clips: list[LocateClip], lcfg: LocateConfig, cue: Cue | None, out: Path) -> Path:
     """``run`` located (training.locate) on ``clips`` with ``lcfg`` and ``cue`` (None: the frame cue), at ``out``."""
     _, extra = read_metadata(run)
     save_checkpoint(locate_model(load_model(run), clips, lcfg, cue), out, extra=extra)
