@@ -127,6 +127,32 @@ def test_scene_is_a_rosbag2_mcap_file_that_rclpy_reads(scene: Path) -> None:
                 assert got == {(o["track_id"], o["class"]) for o in truth["objects"]}
 
 
+def test_the_scenes_objects_as_product_photos(scene: Path) -> None:
+    """product_photos (demo_fit_probe's section 4): each recorded object drawn alone on a plain light
+    background, in the colours it has in the recording; scene_config reads back the scene's settings."""
+    from training.demonstrations.scene import product_photos, scene_config
+
+    truth = json.loads((scene / SCENE_TRUTH).read_text())
+    cfg = scene_config(truth)
+    assert cfg == SceneConfig(demos=5, seed=3)
+    photos = product_photos(cfg, size=128)
+    assert sorted(photos) == sorted(o["track_id"] for o in truth["objects"])
+    _, type_name, msg = next(iter_messages(scene / SCENE_BAG, ["/image"]))
+    first_frame = image_rgb(msg, type_name).astype(float)
+    for o in truth["objects"]:
+        img = photos[o["track_id"]]
+        assert img.shape == (128, 128, 3) and img.dtype == np.uint8
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(float)
+        assert border.std(0).max() < 12 and border.mean() > 150  # plain and light
+        obj = np.abs(img.astype(float) - border.mean(0)).max(-1) > 40
+        assert 0.03 < obj.mean() < 0.9  # the object, whole, not the whole photo
+        x0, y0, x1, y1 = (int(round(v)) for v in o["box"])
+        in_box = first_frame[y0:y1, x0:x1].reshape(-1, 3)
+        colour = np.median(img[obj].astype(float), axis=0)  # its main colour is in its box in the recording
+        assert np.abs(in_box - colour).max(1).min() < 8, (o["track_id"], colour)
+    assert all(np.array_equal(photos[k], v) for k, v in product_photos(cfg, size=128).items())  # the same each time
+
+
 def test_find_recovers_the_scenes_interactions(scene: Path, tmp_path: Path) -> None:
     truth = json.loads((scene / SCENE_TRUTH).read_text())
     out = tmp_path / "found"

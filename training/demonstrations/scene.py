@@ -39,7 +39,7 @@ from training.synthetic.draw import (
     random_skin,
     textured_background,
 )
-from training.synthetic.render import ease_out, verb_motion
+from training.synthetic.render import ease_out, render_catalogue, verb_motion
 
 from .bag import BagWriter, Topics
 from .staging import staged_folder
@@ -192,11 +192,33 @@ def make_scene(out: str | os.PathLike, cfg: SceneConfig) -> dict[str, Any]:
         return _record(tmp, cfg)
 
 
-def _record(folder: Path, cfg: SceneConfig) -> dict[str, Any]:
+def _table_and_objects(cfg: SceneConfig) -> tuple[np.ndarray, list[_Object], np.random.Generator]:
+    """The table (BGR, as the world draws), the objects on it, and the scene's random stream after them."""
     rng = np.random.default_rng([cfg.seed, 19])
+    bg = textured_background(cfg.height, cfg.width, rng)
+    return bg, _place_objects(cfg, rng), rng
+
+
+def scene_config(truth: dict[str, Any]) -> SceneConfig:
+    """The ``SceneConfig`` a scene was recorded with, from its ``scene.json``."""
+    c = truth["config"]
+    return SceneConfig(**{**c, "categories": tuple(c["categories"]), "topics": Topics(**c["topics"])})
+
+
+def product_photos(cfg: SceneConfig, size: int = 256) -> dict[str, np.ndarray]:
+    """Each object of the scene (by track id) drawn as a catalogue photo (RGB, ``size`` square, the world's
+    ``render_catalogue``): the photo a user would take of it on a plain background. A diagnostic of the
+    contact fit's at-rest images (``scripts/probes/demo_fit_probe.py``, section 4)."""
+    out = {}
+    for k, o in enumerate(_table_and_objects(cfg)[1]):
+        img, _ = render_catalogue(o.inst, size, size, np.random.default_rng([cfg.seed, 21, k]))
+        out[o.track_id] = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return out
+
+
+def _record(folder: Path, cfg: SceneConfig) -> dict[str, Any]:
     W, H = cfg.width, cfg.height
-    bg = textured_background(H, W, rng)  # BGR, as the world draws
-    objs = _place_objects(cfg, rng)
+    bg, objs, rng = _table_and_objects(cfg)
     demos = _plan(cfg, objs, rng)
     period = round(1e9 / cfg.fps)
     det_rng = np.random.default_rng([cfg.seed, 20])  # the detector's noise: its own stream
