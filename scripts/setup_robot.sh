@@ -105,7 +105,7 @@ REQ_ARGS=()
 for r in "${REQS[@]}"; do REQ_ARGS+=(-r "$r"); done
 log "pip install ${REQ_ARGS[*]//"$REPO"\//} (keeping the distribution's numpy ${NUMPY_BASE:-?}) ..."
 "${PIP[@]}" "${REQ_ARGS[@]}" \
-  || die "pip install failed: a requirement conflicts with a package of the distribution (see above)"
+  || die "pip install failed (pip's error above: a requirement that conflicts with the distribution's packages pinned in $VENV/distro-constraints.txt, an index out of reach, or a full disk)"
 # apt packages that the venv now shadows with its own (newer) copy, for the venv only
 "$VENV/bin/python" - "$BASE_ALL" <<'PYEOF'
 import importlib.metadata as md, sys
