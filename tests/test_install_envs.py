@@ -194,7 +194,7 @@ def test_setup_robot_keeps_the_distributions_numpy(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text(f"numpy=={other}\n")
     r = _run(["bash", script, str(robot_venv)], dict(env, ROBOT_REQUIREMENTS=str(bad)))
-    assert r.returncode != 0 and "conflicts with a package of the distribution" in r.stderr, r.stdout + r.stderr
+    assert r.returncode != 0 and "conflicts with the distribution's packages" in r.stderr, r.stdout + r.stderr
     r = _run([str(robot_venv / "bin" / "python"), "-c", check], env)
     assert r.stdout.split()[0] == numpy_base
 
