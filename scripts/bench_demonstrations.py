@@ -14,9 +14,10 @@
    dataset of the same object categories with the same clips per (category, verb) as the recording's dataset
    (``training.synthetic``: one product per category, as the scene has one object each), its contact fit
    made twice: with ``training.locate``'s defaults (no extent, as the shipped demo model) and with the
-   recordings' fit (``TeachConfig.locate_config``). Both draw verbs at random, so the world is generated with enough clips per category and its
-   ``train_clips`` cut to the first clips of each (category, verb), as many as the recording has
-   (``--world-clips per-category`` instead: the same number of clips per category, verbs as drawn).
+   recordings' fit (``TeachConfig.locate_config``). Both draw verbs at random, so the world is generated with
+   enough clips per category and its ``train_clips`` cut to the first clips of each (category, verb), as many
+   as the recording has (``--world-clips per-category`` instead: the same number of clips per category,
+   verbs as drawn).
 5. All of them, and center bias, scored by ``training.evaluate`` on the generated world's held-out test images
    (other instances of the same categories): KLD, SIM, AUC-J and peak-on-part, mean ± standard error.
 

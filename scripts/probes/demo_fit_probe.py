@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if 1 in a.sections:
         print(f"== 1. the contact fit's at-rest views (the recordings-trained run), extent {a.extent}")
-    for kinds in VIEW_SETS if 1 in a.sections else ():
-        clips = [c for c in both if view(c) in kinds]
-        for seed in a.fit_seeds:
-            score(f"{' + '.join(kinds)}, fit seed {seed}", "ours_located", located(rec, clips, seed, True))
+        for kinds in VIEW_SETS:
+            clips = [c for c in both if view(c) in kinds]
+            for seed in a.fit_seeds:
+                score(f"{' + '.join(kinds)}, fit seed {seed}", "ours_located", located(rec, clips, seed, True))
     world_clips = training_clips(DatasetConfig(name="opra", root=a.work / "world"))
     if 2 in a.sections:
         print(f"== 2. model or clips, extent {a.extent}")
@@ -135,20 +135,22 @@ def main(argv: list[str] | None = None) -> int:
         on_photos = [dataclasses.replace(c, image=im) for c in firsts.values() for im in photos[c.image.parent.name]]
         score("product photos only", "ours_located", located(rec, on_photos, 0, True))
         score("product photos and the six views", "ours_located", located(rec, both + on_photos, 0, True))
-    if 3 not in a.sections:
-        return 0
-    if a.train_seeds:
+    if 3 in a.sections and a.train_seeds:
         print("== 3. training noise (both runs trained again per seed, located with fit seed 0)")
-    for seed in a.train_seeds:
-        for name, data, cache, clips, frames_cue in (
-            ("recordings-trained run", a.work / "gt" / "dataset", a.work / "gt" / "cache", both, True),
-            ("generated-dataset run", a.work / "world", a.work / "world_run" / "cache", world_clips, False),
-        ):
-            cfg = demo_train_config(data, tmp / f"{name[:4]}_{seed}", cache)
-            run = train(dataclasses.replace(cfg, seed=seed)).checkpoint
-            score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, frames_cue))
-            if not frames_cue and a.extent != "none":  # the generated dataset's usual fit too
-                score(f"{name}, training seed {seed}, usual fit", "ours_located", located(run, clips, 0, False, "none"))
+        for seed in a.train_seeds:
+            for name, data, cache, clips, frames_cue in (
+                ("recordings-trained run", a.work / "gt" / "dataset", a.work / "gt" / "cache", both, True),
+                ("generated-dataset run", a.work / "world", a.work / "world_run" / "cache", world_clips, False),
+            ):
+                cfg = demo_train_config(data, tmp / f"{name[:4]}_{seed}", cache)
+                run = train(dataclasses.replace(cfg, seed=seed)).checkpoint
+                score(f"{name}, training seed {seed}", "ours_located", located(run, clips, 0, frames_cue))
+                if not frames_cue and a.extent != "none":  # the generated dataset's usual fit too
+                    score(
+                        f"{name}, training seed {seed}, usual fit",
+                        "ours_located",
+                        located(run, clips, 0, False, "none"),
+                    )
     return 0
 
 
