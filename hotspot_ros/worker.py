@@ -23,8 +23,11 @@ class LatestWorker:
 
     def start(self) -> None:
         self._running = True
-        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+        thread.start()
+        # Kept only once started: a Ctrl-C inside start() must leave stop() nothing it cannot join (a thread
+        # launched but not kept sees _running False and ends by itself).
+        self._thread = thread
 
     def submit(self, job: Any) -> Any:
         """Hand over ``job``; returns the job it replaced (one still waiting, now dropped), else None."""

@@ -97,6 +97,25 @@ def test_latest_worker_runs_the_newest_job_and_survives_errors():
     assert len(errors) == 1 and isinstance(errors[0], ValueError), "the error is reported, the worker goes on"
 
 
+def test_latest_worker_stops_cleanly_after_a_start_interrupted_by_ctrl_c(monkeypatch):
+    import threading
+
+    started = threading.Thread.start
+
+    def interrupted(self):  # a Ctrl-C landing while the thread is being started (seen in a robot CI run)
+        raise KeyboardInterrupt
+
+    w = LatestWorker(lambda job: None, lambda exc: None, "test_worker")
+    monkeypatch.setattr(threading.Thread, "start", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        w.start()
+    monkeypatch.setattr(threading.Thread, "start", started)
+    w.stop()  # nothing to join: returns, does not raise "cannot join thread before it is started"
+    assert w.pending() == 0
+    w.start()  # and the worker can still be started and stopped again
+    w.stop()
+
+
 def test_stability_filter_needs_still_boxes():
     f = StabilityFilter(frames=2, min_iou=0.8)
     still, moving = ("a", "mug", (10, 10, 50, 50)), ("b", "cup", (100, 10, 140, 50))
