@@ -19,7 +19,10 @@
    as the recording has (``--world-clips per-category`` instead: the same number of clips per category,
    verbs as drawn).
 5. All of them, and center bias, scored by ``training.evaluate`` on the generated world's held-out test images
-   (other instances of the same categories): KLD, SIM, AUC-J and peak-on-part, mean ± standard error.
+   (other instances of the same categories, catalogue photos): KLD, SIM, AUC-J and peak-on-part, mean ±
+   standard error.
+6. The same on held-out objects as the robot's camera sees them (``training.demonstrations.scene_views``: as
+   many other instances per category, on the scene's table among other objects, in find's at-rest window).
 
 Every clip count per verb is allowed down to 1 (``min_clips`` 1): the scene draws verbs at random.
 """
@@ -52,6 +55,7 @@ from training.demonstrations.build import BuildConfig  # noqa: E402
 from training.demonstrations.labels import dan_labels, write_labels, write_truth_intervals  # noqa: E402
 from training.demonstrations.pipeline import TeachConfig, contact_cues, fit_clips, teach  # noqa: E402
 from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene  # noqa: E402
+from training.demonstrations.scene_views import SceneViewConfig, write_scene_views  # noqa: E402
 from training.demonstrations.score import score  # noqa: E402
 from training.evaluate import evaluate_methods  # noqa: E402
 from training.locate import LocateClip, LocateConfig, locate_model, training_clips  # noqa: E402
@@ -130,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=SceneConfig.width, help="the scene camera's pixels")
     p.add_argument("--height", type=int, default=SceneConfig.height)
     p.add_argument("--epochs", type=int, default=60, help="the demo model's 60")
-    p.add_argument("--test-per-category", type=int, default=8, help="held-out test products per category")
+    p.add_argument(
+        "--test-per-category", type=int, default=8, help="held-out test products per category (each test set)"
+    )
     p.add_argument("--min-confidence", type=float, default=0.5)
     p.add_argument(
         "--world-clips",
@@ -148,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"args": {k: str(v) for k, v in vars(a).items()}, "threads": torch.get_num_threads()}
     out["cpus"] = os.cpu_count()
 
-    truth = make_scene(
-        a.work / "scene", SceneConfig(demos=a.demos, seed=a.seed, objects=a.objects, width=a.width, height=a.height)
-    )
+    scene_cfg = SceneConfig(demos=a.demos, seed=a.seed, objects=a.objects, width=a.width, height=a.height)
+    truth = make_scene(a.work / "scene", scene_cfg)
     bag = a.work / "scene" / SCENE_BAG
     intervals = write_truth_intervals(truth, a.work / "intervals.csv")
     build = BuildConfig(min_clips=1, verbs=VERBS)
@@ -238,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     world_teach_fit = _located(world_run, world_clips, lcfg, None, a.work / "world_run" / "world_teach_fit.safetensors")
     out["world_clips"] = len(ann["train_clips"])
 
-    # 5. scores on the world's held-out test images
-    ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=world))
+    # 5. scores on the world's held-out test images (catalogue photos), and 6. on held-out objects in the
+    # scene's view (what the node on the robot sees)
+    views = a.work / "scene_views"
+    write_scene_views(views, scene_cfg, categories, SceneViewConfig(per_category=a.test_per_category, seed=a.seed))
     methods = {
         "recordings, ground-truth verbs": a.work / "gt_model.safetensors",
         "recordings, ground-truth verbs, fit without extent": no_extent_model,
@@ -248,19 +255,28 @@ def main(argv: list[str] | None = None) -> int:
         f"generated dataset, same categories and clips ({a.world_clips}), usual fit (no extent)": world_model,
         f"generated dataset, same categories and clips ({a.world_clips}), the recordings' fit": world_teach_fit,
     }
-    results = {}
-    for name, path in methods.items():
-        results[name] = evaluate_methods([("ours_located", str(path))], ds, torch.device("cpu"))["ours_located"]
-    results["center bias"] = evaluate_methods([("center_bias", None)], ds, torch.device("cpu"))["center_bias"]
-    out["test_items"] = len(ds)
-    out["results"] = {
-        k: {"metrics": v["metrics"], "peak_on_part": v["part_metrics"]["peak_on_part"]} for k, v in results.items()
-    }
+    tables = {}
+    for key, root in (("results", world), ("scene_views", views)):
+        ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=root))
+        results = {}
+        for name, path in methods.items():
+            results[name] = evaluate_methods([("ours_located", str(path))], ds, torch.device("cpu"))["ours_located"]
+        results["center bias"] = evaluate_methods([("center_bias", None)], ds, torch.device("cpu"))["center_bias"]
+        out[f"{key}_test_items"] = len(ds)
+        out[key] = {
+            k: {"metrics": v["metrics"], "peak_on_part": v["part_metrics"]["peak_on_part"]} for k, v in results.items()
+        }
+        tables[key] = [
+            f"test items: {len(ds)} ({root}, categories {list(categories)})",
+            "| model | KLD ↓ | SIM ↑ | AUC-J ↑ | peak on part ↑ (n) |",
+            "|---|---|---|---|---|",
+            *[_row(k, v) for k, v in results.items()],
+        ]
     lines = [
-        f"test items: {len(ds)} (world {world}, categories {list(categories)})",
-        "| model | KLD ↓ | SIM ↑ | AUC-J ↑ | peak on part ↑ (n) |",
-        "|---|---|---|---|---|",
-        *[_row(k, v) for k, v in results.items()],
+        "the world's test images (catalogue photos):",
+        *tables["results"],
+        "held-out objects in the scene's view (training.demonstrations.scene_views):",
+        *tables["scene_views"],
         f"recording of {a.demos} demonstrations -> deployed model: {out['recording_to_model_s']:.0f} s "
         f"(stages {', '.join(f'{k} {v:.0f} s' for k, v in gt['seconds'].items())}); torch threads {out['threads']}",
         f"find: recall {out['find']['recall']:.3f} precision {out['find']['precision']:.3f}",

@@ -108,8 +108,13 @@ def _box(inst: Instance, pose: Pose, states: dict[str, PartState] | None, w: int
 def _place_objects(cfg: SceneConfig, rng: np.random.Generator) -> list[_Object]:
     """Distinct categories in a row across the table, each in its own slot, room above for lifts."""
     names = [str(n) for n in rng.choice(list(cfg.categories), size=cfg.objects, replace=False)]
-    W, H = cfg.width, cfg.height
-    slot = W / cfg.objects
+    return place_objects(names, cfg.width, cfg.height, rng)
+
+
+def place_objects(names: list[str], W: int, H: int, rng: np.random.Generator) -> list[_Object]:
+    """A new instance of each category in ``names``, in that order in a row of equal slots across a W x H
+    camera's table, as the scene places its objects."""
+    slot = W / len(names)
     objs = []
     for k, name in enumerate(names):
         inst = make_instance(CATEGORY_BY_NAME[name], rng)

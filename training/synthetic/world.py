@@ -19,12 +19,12 @@ from .dan import DAN_ACTIONS, ClipRecord, readme_lines, two_object_entries
 from .draw import Instance, Pose, make_instance, part_anchor_px, part_polygons_px
 from .render import ClipRecorder, render_catalogue, render_clip
 
-__all__ = ["CATALOGUE_ASPECTS", "generate_world", "reuse_or_generate_world"]
+__all__ = ["CATALOGUE_ASPECTS", "annotator_points", "generate_world", "part_box_px", "reuse_or_generate_world"]
 
 log = logging.getLogger(__name__)
 
 
-def _part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tuple[list[int], list[int]]:
+def part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tuple[list[int], list[int]]:
     """Pixel rows [r0, r1] and cols [c0, c1] (inclusive) of the part, clipped to the image."""
     pts = np.concatenate(part_polygons_px(inst, pose, part))
     pad = max((sh.thickness for sh in part.shapes), default=0.0) * pose.size / 2
@@ -33,7 +33,7 @@ def _part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tupl
     return [int(max(r0, 0)), int(min(r1, h - 1))], [int(max(c0, 0)), int(min(c1, w - 1))]
 
 
-def _annotator_points(
+def annotator_points(
     anchor_xy: np.ndarray, rows: list[int], cols: list[int], n_annot: int, rng: np.random.Generator
 ) -> list[list[float]]:
     """Several annotators' points ``[row, col]`` near the part's interaction point, inside its box."""
@@ -120,9 +120,9 @@ def generate_world(
                 if verb not in cat.verbs:
                     continue
                 part = cat.part(cat.verbs[verb])
-                rows, cols = _part_box_px(inst, pose, part, h, w)
+                rows, cols = part_box_px(inst, pose, part, h, w)
                 rng = rng_stream(cfg.seed, 2, nouns.index(cat_name), key, k, VERBS.index(verb))
-                pts = _annotator_points(part_anchor_px(inst, pose, part), rows, cols, cfg.annotators, rng)
+                pts = annotator_points(part_anchor_px(inst, pose, part), rows, cols, cfg.annotators, rng)
                 entries.append(
                     {
                         "image": image,
