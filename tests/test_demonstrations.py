@@ -153,6 +153,51 @@ def test_the_scenes_objects_as_product_photos(scene: Path) -> None:
     assert all(np.array_equal(photos[k], v) for k, v in product_photos(cfg, size=128).items())  # the same each time
 
 
+def test_held_out_objects_in_the_scenes_view_as_a_test_set(tmp_path: Path) -> None:
+    """scene_views (the benchmark's second test set): new objects of the categories on the scene's table,
+    cut out as find's at-rest window, annotated per afforded verb on the part it acts on, read and scored by
+    training.evaluate as the world's test images are."""
+    import torch
+
+    from hotspot_core.errors import ConfigError
+    from training.data.config import DatasetConfig
+    from training.data.test_images import HotspotTestImages
+    from training.demonstrations.scene_views import SceneViewConfig, write_scene_views
+    from training.evaluate import evaluate_methods
+    from training.synthetic.catalogue import CATEGORY_BY_NAME, VERBS
+
+    scene, cats = SceneConfig(objects=3), ["knife", "mug"]
+    annots = write_scene_views(tmp_path / "views", scene, cats, SceneViewConfig(per_category=2, seed=4))
+    entries = annots["test_images"]
+    assert len(entries) == sum(2 * len(CATEGORY_BY_NAME[c].verbs) for c in cats)
+    assert annots["verbs"] == list(VERBS) and annots["nouns"] == cats
+    for e in entries:
+        img = cv2.imread(str(tmp_path / "views" / "images" / Path(*e["image"])))
+        h, w = e["shape"]
+        assert img.shape == (h, w, 3) and h == w  # a square window, as find cuts
+        (r0, r1), (c0, c1) = e["part_rows"], e["part_cols"]
+        assert 0 <= r0 <= r1 < h and 0 <= c0 <= c1 < w
+        assert all(r0 <= y <= r1 and c0 <= x <= c1 for y, x in e["points"]) and len(e["points"]) >= 5
+        # the points lie on the drawn object, not on the table (whose colour the window's corners show)
+        corners = np.concatenate([img[:6, :6], img[:6, -6:], img[-6:, :6], img[-6:, -6:]]).reshape(-1, 3)
+        y, x = np.median(np.asarray(e["points"]), axis=0).astype(int)
+        at_points = np.median(img[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).astype(float), axis=0)
+        assert np.abs(at_points - np.median(corners.astype(float), axis=0)).max() > 15, e
+    ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=tmp_path / "views"))
+    assert len(ds) == len(entries)
+    r = evaluate_methods([("center_bias", None)], ds, torch.device("cpu"))["center_bias"]
+    assert r["part_metrics"]["peak_on_part"]["all"]["n_valid"] == len(entries)
+    # the same objects each time for a seed, other ones for another seed
+    again = write_scene_views(tmp_path / "again", scene, cats, SceneViewConfig(per_category=2, seed=4))
+    other = write_scene_views(tmp_path / "other", scene, cats, SceneViewConfig(per_category=2, seed=5))
+    first = Path(*entries[0]["image"])
+    assert again == annots and other != annots
+    assert (tmp_path / "again" / "images" / first).read_bytes() == (tmp_path / "views" / "images" / first).read_bytes()
+    with pytest.raises(ConfigError, match="unknown or no categories"):
+        write_scene_views(tmp_path / "bad", scene, ["teapot"])
+    assert not (tmp_path / "bad").exists()
+
+
 def test_find_recovers_the_scenes_interactions(scene: Path, tmp_path: Path) -> None:
     truth = json.loads((scene / SCENE_TRUTH).read_text())
     out = tmp_path / "found"
