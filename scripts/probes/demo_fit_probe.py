@@ -26,7 +26,8 @@ peak-on-part, mean ± standard error). No hidden truth is read. It prints:
 
 Every fit is ``teach``'s (``TeachConfig.locate_config``) with the fit seed: the part's extent grown, unless
 ``--extent none`` (the fit before; the rows of docs/demonstrations.md measured before it are that).
-``--sections`` runs some of the four.
+``--sections`` runs some of the four; ``--test scene_views`` scores on the benchmark's held-out objects in
+the scene's view instead of the world's catalogue photos.
 """
 
 from __future__ import annotations
@@ -78,8 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-seeds", type=int, nargs="*", default=[], help="section 3's training seeds (none: skip)")
     p.add_argument("--extent", choices=EXTENTS, default=TeachConfig().extent, help="the fits' part extent")
     p.add_argument("--sections", type=int, nargs="+", choices=(1, 2, 3, 4), default=[1, 2, 3, 4])
+    p.add_argument(
+        "--test",
+        choices=("world", "scene_views"),
+        default="world",
+        help="score on the world's test images (catalogue photos) or on the benchmark's held-out objects in "
+        "the scene's view (its scene_views folder)",
+    )
     a = p.parse_args(argv)
-    ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=a.work / "world"))
+    if not (a.work / a.test / "annotations.json").is_file():
+        raise FileNotFoundError(2, "No test set there (a benchmark work folder of an older run?)", str(a.work / a.test))
+    ds = HotspotTestImages.from_config(DatasetConfig(name="opra", root=a.work / a.test))
     rec, world = a.work / "gt" / "run" / "model.safetensors", a.work / "world_run" / "run" / "model.safetensors"
     tmp = Path(tempfile.mkdtemp(prefix="demo_fit_probe_"))
 
