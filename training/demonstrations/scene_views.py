@@ -23,8 +23,8 @@ import numpy as np
 from hotspot_core.errors import ConfigError
 from training.synthetic.catalogue import CATEGORY_BY_NAME, VERBS
 from training.synthetic.dan import object_box_px
-from training.synthetic.draw import Pose, draw_object, part_anchor_px, textured_background
-from training.synthetic.world import annotator_points, part_box_px
+from training.synthetic.draw import Pose, draw_object, textured_background
+from training.synthetic.world import verb_annotations
 
 from .find import FindConfig, square_window
 from .scene import SceneConfig, place_objects
@@ -50,6 +50,8 @@ class SceneViewConfig:
     def __post_init__(self) -> None:
         if self.per_category < 1 or self.annotators < 1 or not 1.0 <= self.context <= 10.0:
             raise ConfigError("scene views: per_category and annotators must be >= 1, context 1..10")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError("scene views: jpeg_quality must be 1..100")
 
 
 def write_scene_views(
@@ -62,7 +64,7 @@ def write_scene_views(
     unknown = [c for c in categories if c not in CATEGORY_BY_NAME]
     if unknown or not categories:
         raise ConfigError(f"scene views: unknown or no categories {unknown or list(categories)}")
-    others = [c for c in scene.categories if c not in categories] or [c for c in scene.categories]
+    others = [c for c in scene.categories if c not in categories] or list(scene.categories)
     annots: dict[str, Any] = {
         "verbs": list(VERBS),
         "nouns": list(categories),
@@ -118,24 +120,5 @@ def _object_view(
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), view, [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]):
         raise OSError(f"could not write {path}")
-    entries = []
-    cat = target.inst.category
-    for verb in VERBS:
-        if verb not in cat.verbs:
-            continue
-        part = cat.part(cat.verbs[verb])
-        rows, cols = part_box_px(target.inst, pose, part, h, w)
-        pts = annotator_points(part_anchor_px(target.inst, pose, part), rows, cols, cfg.annotators, rng)
-        entries.append(
-            {
-                "image": image,
-                "verb": VERBS.index(verb),
-                "points": pts,
-                "shape": [h, w],
-                "noun": noun,
-                "part": part.name,
-                "part_rows": rows,
-                "part_cols": cols,
-            }
-        )
-    return entries
+    # the scene's one random stream, after the drawing, gives every verb's points
+    return verb_annotations(target.inst, pose, image, (h, w), noun, cfg.annotators, lambda verb: rng)

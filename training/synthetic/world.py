@@ -19,12 +19,12 @@ from .dan import DAN_ACTIONS, ClipRecord, readme_lines, two_object_entries
 from .draw import Instance, Pose, make_instance, part_anchor_px, part_polygons_px
 from .render import ClipRecorder, render_catalogue, render_clip
 
-__all__ = ["CATALOGUE_ASPECTS", "annotator_points", "generate_world", "part_box_px", "reuse_or_generate_world"]
+__all__ = ["CATALOGUE_ASPECTS", "generate_world", "reuse_or_generate_world", "verb_annotations"]
 
 log = logging.getLogger(__name__)
 
 
-def part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tuple[list[int], list[int]]:
+def _part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tuple[list[int], list[int]]:
     """Pixel rows [r0, r1] and cols [c0, c1] (inclusive) of the part, clipped to the image."""
     pts = np.concatenate(part_polygons_px(inst, pose, part))
     pad = max((sh.thickness for sh in part.shapes), default=0.0) * pose.size / 2
@@ -33,7 +33,7 @@ def part_box_px(inst: Instance, pose: Pose, part: Part, h: int, w: int) -> tuple
     return [int(max(r0, 0)), int(min(r1, h - 1))], [int(max(c0, 0)), int(min(c1, w - 1))]
 
 
-def annotator_points(
+def _annotator_points(
     anchor_xy: np.ndarray, rows: list[int], cols: list[int], n_annot: int, rng: np.random.Generator
 ) -> list[list[float]]:
     """Several annotators' points ``[row, col]`` near the part's interaction point, inside its box."""
@@ -45,6 +45,42 @@ def annotator_points(
             y = float(np.clip(anchor_xy[1] + rng.normal(0, spread), rows[0], rows[1]))
             pts.append([round(y, 1), round(x, 1)])
     return pts
+
+
+def verb_annotations(
+    inst: Instance,
+    pose: Pose,
+    image: list[str],
+    shape: tuple[int, int],
+    noun: int,
+    annotators: int,
+    rng_for: Callable[[str], np.random.Generator],
+) -> list[dict[str, Any]]:
+    """The test-image entries (OPRA's ``test_images`` schema plus the part and its box) of an image of
+    ``inst`` drawn at ``pose`` (``shape`` h, w): one per verb its category affords, in ``VERBS`` order, its
+    annotators' points near the part the verb acts on, drawn from ``rng_for(verb)``."""
+    h, w = shape
+    cat = inst.category
+    entries = []
+    for verb in VERBS:
+        if verb not in cat.verbs:
+            continue
+        part = cat.part(cat.verbs[verb])
+        rows, cols = _part_box_px(inst, pose, part, h, w)
+        pts = _annotator_points(part_anchor_px(inst, pose, part), rows, cols, annotators, rng_for(verb))
+        entries.append(
+            {
+                "image": image,
+                "verb": VERBS.index(verb),
+                "points": pts,
+                "shape": [h, w],
+                "noun": noun,
+                "part": part.name,
+                "part_rows": rows,
+                "part_cols": cols,
+            }
+        )
+    return entries
 
 
 def _write_jpg(path: Path, img: np.ndarray, quality: int) -> None:
@@ -113,28 +149,18 @@ def generate_world(
         return prods
 
     def image_entries(prods: list[Product], cat_name: str, key: int) -> list[dict[str, Any]]:
-        cat = CATEGORY_BY_NAME[cat_name]
+        noun = nouns.index(cat_name)
         entries = []
         for k, (inst, image, pose, h, w) in enumerate(prods):
-            for verb in VERBS:
-                if verb not in cat.verbs:
-                    continue
-                part = cat.part(cat.verbs[verb])
-                rows, cols = part_box_px(inst, pose, part, h, w)
-                rng = rng_stream(cfg.seed, 2, nouns.index(cat_name), key, k, VERBS.index(verb))
-                pts = annotator_points(part_anchor_px(inst, pose, part), rows, cols, cfg.annotators, rng)
-                entries.append(
-                    {
-                        "image": image,
-                        "verb": VERBS.index(verb),
-                        "points": pts,
-                        "shape": [h, w],
-                        "noun": nouns.index(cat_name),
-                        "part": part.name,
-                        "part_rows": rows,
-                        "part_cols": cols,
-                    }
-                )
+            entries += verb_annotations(
+                inst,
+                pose,
+                image,
+                (h, w),
+                noun,
+                cfg.annotators,
+                lambda verb, k=k: rng_stream(cfg.seed, 2, noun, key, k, VERBS.index(verb)),
+            )
         return entries
 
     def clip_entries(prods: list[Product], cat_name: str, n: int, key: int) -> list[dict[str, Any]]:
