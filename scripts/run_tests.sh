@@ -18,7 +18,12 @@ if [[ "${HOTSPOT_SKIP_LINT:-0}" != "1" ]]; then
   "$VENV/bin/ruff" format --check --quiet . || { echo "[tests] not formatted: run .venv/bin/ruff format ." >&2; exit 1; }
   "$VENV/bin/ruff" check --quiet . || { echo "[tests] lint errors above: .venv/bin/ruff check --fix . fixes most" >&2; exit 1; }
 fi
-PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@")
+# One worker per core, up to 4 (HOTSPOT_TEST_WORKERS overrides; 0: no workers): each test module runs whole
+# on one worker (module fixtures built once), and each worker has its own ROS_DOMAIN_ID (tests/conftest.py).
+WORKERS="${HOTSPOT_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}"
+PARALLEL=()
+if [[ "$WORKERS" -gt 1 ]]; then PARALLEL=(-n "$WORKERS" --dist loadfile); fi
+PYTEST=("$VENV/bin/python" -m pytest -q -p no:cacheprovider "${PARALLEL[@]}" "$@")
 if unshare -n true 2>/dev/null; then
   echo "[tests] private network namespace (loopback only), ROS_DOMAIN_ID=$ROS_DOMAIN_ID"
   unshare -n bash -c 'ip link set lo up 2>/dev/null || true; exec "$@"' _ "${PYTEST[@]}"

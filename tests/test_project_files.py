@@ -83,3 +83,13 @@ def test_dan_training_code_lives_in_training_dan():
     assert {"__init__", "config", "data", "train", "evaluate"} <= {
         p.stem for p in (ROOT / "training" / "dan").glob("*.py")
     }
+
+
+def test_each_test_worker_has_its_own_ros_domain():
+    """scripts/run_tests.sh runs the tests on several workers; tests/conftest.py gives each its own domain id
+    (in 1..100, wrapping), so that ROS tests running side by side never see each other's nodes."""
+    from conftest import worker_domain_id
+
+    ids = [worker_domain_id(99, f"gw{i}") for i in range(4)]
+    assert ids == [99, 100, 1, 2]
+    assert worker_domain_id(7, None) == 7 and worker_domain_id(7, "master") == 7
