@@ -241,7 +241,24 @@ def test_the_contact_fit_carries_each_clip_to_every_at_rest_view(found, tmp_path
     cue, counts = contact_cues(tmp_path / "ds", LocateConfig().contact, hands=False)
     frames = [np.asarray(load_rgb(f)) for f in clips[0].frames]
     first = cue(clips[0], frames)
-    assert all(cue(c, frames) is first for c in clips[1:6]) and counts == {"frames": 1}  # found once per clip
+    assert all(cue(c, frames) is first for c in clips[1:6])  # found once per clip
+    assert counts == {"hands": 0, "frames": 1, "none": 0}
+    # a clip whose frames show no change (the hand already there): its recorded hand boxes instead
+    from training.demonstrations.pipeline import _clip_folder, _entries_by_folder
+
+    still = [np.asarray(load_rgb(clips[6].frames[0]))] * len(clips[6].frames)
+    entry = _entries_by_folder(tmp_path / "ds")[_clip_folder(clips[6])]
+    assert cue(clips[6], still) is not None and counts == {"hands": 1, "frames": 1, "none": 0}
+    assert np.array_equal(cue(clips[6], still), hand_cue(entry, LocateConfig().contact))
+    # neither: counted, and the fit gives the clip its object map (training.locate)
+    annots_file = tmp_path / "ds" / "annotations.json"
+    bare = json.loads(annots_file.read_text())
+    for e in bare["train_clips"]:
+        e["hands"] = [[] for _ in e["hands"]]
+    annots_file.write_text(json.dumps(bare))
+    cue, counts = contact_cues(tmp_path / "ds", LocateConfig().contact, hands=True)
+    assert cue(clips[6], still) is None and counts == {"hands": 0, "frames": 0, "none": 1}
+    assert cue(clips[0], frames) is not None and counts == {"hands": 0, "frames": 1, "none": 1}
 
     one = build_dataset(
         folder, labels, tmp_path / "ds1", BuildConfig(min_clips=1, fit_images=("tight",), fit_mirror=False)
