@@ -166,7 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--out", type=Path, required=True, help="the model file (.safetensors) for model_path")
     t.add_argument("--work", type=Path, default=None, help="keep the find folder, dataset and run here")
     t.add_argument("--epochs", type=int, default=TeachConfig().epochs)
-    t.add_argument("--cue", choices=CUES, default=TeachConfig().cue, help="the contact fit's cue")
+    t.add_argument(
+        "--cue",
+        choices=CUES,
+        default=TeachConfig().cue,
+        help="the contact fit's cue: frame differences or the recorded hand boxes (each falls back to the other "
+        "for a clip where it finds no contact)",
+    )
     t.add_argument("--extent", choices=EXTENTS, default=TeachConfig().extent, help="the contact fit's part extent")
     t.add_argument(
         "--grow-similarity",

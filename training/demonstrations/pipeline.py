@@ -57,8 +57,8 @@ CUES = ("hands", "frames")
 @dataclass(frozen=True)
 class TeachConfig:
     """find / build: their settings; epochs: training epochs (the demo model's 60); cue: the contact fit's
-    cue, 'frames' (frame differences) or 'hands' (the recorded hand boxes; clips without them fall back to
-    frame differences); extent, grow_similarity: the contact fit's part extent (``training.locate``: 'grow'
+    cue, 'frames' (frame differences) or 'hands' (the recorded hand boxes), each falling back to the other for
+    a clip where it finds no contact (``contact_cues``); extent, grow_similarity: the contact fit's part extent (``training.locate``: 'grow'
     grows each contact over the at-rest image's cells that look like it, at the similarity chosen for issue
     21; 'none' the shipped demo model's fit); min_confidence: the DAN labels' threshold; seed: training and
     fit; cache_views: augmented views of each clip in the feature cache (the demo model's 4; fewer builds the
