@@ -25,10 +25,9 @@ def worker_domain_id(base: int, worker: str | None) -> int:
 # Set at import, before any test starts a participant: ros_env (tests/ros_env.py) keeps a value already set.
 # Without one (pytest run directly) the workers share a base drawn from the run's id, not each their own draw.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    _base = os.environ.get("ROS_DOMAIN_ID", "")
-    _base = (
-        int(_base) if _base.isdigit() else int(os.environ.get("PYTEST_XDIST_TESTRUNUID", "0")[:8] or "0", 16) % 100 + 1
-    )
+    _given = os.environ.get("ROS_DOMAIN_ID", "")
+    _from_run = int(os.environ.get("PYTEST_XDIST_TESTRUNUID", "0")[:8] or "0", 16) % 100 + 1
+    _base = int(_given) if _given.isdigit() else _from_run
     os.environ["ROS_DOMAIN_ID"] = str(worker_domain_id(_base, os.environ["PYTEST_XDIST_WORKER"]))
 
 

@@ -60,9 +60,9 @@ class TeachConfig:
     cue, 'frames' (frame differences) or 'hands' (the recorded hand boxes), each falling back to the other for
     a clip where it finds no contact (``contact_cues``); extent, grow_similarity: the contact fit's part
     extent (``training.locate``: 'grow' grows each contact over the at-rest image's cells that look like it, at
-    the similarity chosen for issue 21; 'none' the shipped demo model's fit); min_confidence: the DAN labels' threshold; seed: training and
-    fit; cache_views: augmented views of each clip in the feature cache (the demo model's 4; fewer builds the
-    cache faster)."""
+    the similarity chosen for issue 21; 'none' the shipped demo model's fit); min_confidence: the DAN labels'
+    threshold; seed: training and fit; cache_views: augmented views of each clip in the feature cache (the demo
+    model's 4; fewer builds the cache faster)."""
 
     find: FindConfig = dataclasses.field(default_factory=FindConfig)
     build: BuildConfig = dataclasses.field(default_factory=BuildConfig)
@@ -144,10 +144,10 @@ def contact_cues(
     dataset: Path, cfg: ContactConfig, hands: bool
 ) -> tuple[Callable[[LocateClip, list[np.ndarray]], Any], dict[str, int]]:
     """A ``cue(clip, frames)`` for ``locate_model``, found once per clip however many at-rest images the clip
-    is carried to; and its counters of clips by where their cue came from ('hands', 'frames', 'none'). ``hands``:
-    ``hand_cue`` of the clip's dataset entry, the frame difference cue (``training.contact``) where a clip has no
-    hand box on its object; else the frame cue, the hand boxes where it finds no contact (a hand of the table's
-    grey level: no change reaching the border). 'none': neither; the fit counts and logs those clips and
+    is carried to; and its counters of clips by where their cue came from ('hands', 'frames', 'none').
+    ``hands``: ``hand_cue`` of the clip's dataset entry, the frame difference cue (``training.contact``) where a
+    clip has no hand box on its object; else the frame cue, the hand boxes where it finds no contact (a hand of
+    the table's grey level: no change reaching the border). 'none': neither; the fit counts and logs those clips and
     gives them the object map alone.
     Why the fallback: a recorded hand box says more than the object map; on the benchmark's seed-3 scene 5 of
     40 clips had no frame cue, and their hand boxes made the model better on all four measures
