@@ -44,7 +44,7 @@ from training.synthetic.render import ease_out, render_catalogue, verb_motion
 from .bag import BagWriter, Topics
 from .staging import staged_folder
 
-__all__ = ["SceneConfig", "SCENE_BAG", "SCENE_TRUTH", "make_scene"]
+__all__ = ["SceneConfig", "SCENE_BAG", "SCENE_TRUTH", "detection_box", "make_scene", "place_objects"]
 
 SCENE_BAG, SCENE_TRUTH = "scene.mcap", "scene.json"
 START_NS = 1_700_000_000 * 1_000_000_000  # the recording's first stamp (any wall-clock-like time)
@@ -97,7 +97,10 @@ class _Object:
     pose: Pose
 
 
-def _box(inst: Instance, pose: Pose, states: dict[str, PartState] | None, w: int, h: int) -> list[float] | None:
+def detection_box(
+    inst: Instance, pose: Pose, states: dict[str, PartState] | None, w: int, h: int
+) -> list[float] | None:
+    """The object's box as the scene publishes it (clamped to the w x h camera); None when less than a pixel."""
     b = object_box_px(inst, pose, states, None)
     if b is None:
         return None
@@ -238,7 +241,7 @@ def _record(folder: Path, cfg: SceneConfig) -> dict[str, Any]:
         for k, o in enumerate(objs):
             pose, st = states.get(k, (o.pose, {}))
             draw_object(img, o.inst, pose, st)
-            box = _box(o.inst, pose, st, W, H)
+            box = detection_box(o.inst, pose, st, W, H)
             if box is not None and det_rng.random() >= cfg.miss_prob:
                 jb = _jitter(box, det_rng, cfg.jitter_px, W, H)
                 if jb is not None:
@@ -318,7 +321,7 @@ def _record(folder: Path, cfg: SceneConfig) -> dict[str, Any]:
         "frames": frame,
         "start_ns": START_NS,
         "objects": [
-            {"track_id": o.track_id, "class": o.inst.category.name, "box": _box(o.inst, o.pose, None, W, H)}
+            {"track_id": o.track_id, "class": o.inst.category.name, "box": detection_box(o.inst, o.pose, None, W, H)}
             for o in objs
         ],
         "interactions": truth_demos,

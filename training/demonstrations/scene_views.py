@@ -26,7 +26,7 @@ from training.synthetic.draw import Pose, draw_object, textured_background
 from training.synthetic.world import verb_annotations
 
 from .find import FindConfig, square_window
-from .scene import SceneConfig, _box, place_objects
+from .scene import SceneConfig, detection_box, place_objects
 from .staging import staged_folder
 
 __all__ = ["SceneViewConfig", "write_scene_views"]
@@ -107,7 +107,9 @@ def _object_view(
     for o in objs:
         draw_object(table, o.inst, o.pose)
     target = objs[names.index(name)]
-    box = _box(target.inst, target.pose, None, scene.width, scene.height)  # the detection box the scene publishes
+    box = detection_box(
+        target.inst, target.pose, None, scene.width, scene.height
+    )  # the detection box the scene publishes
     if box is None:  # cannot happen for a placed object; a clear error if the drawing ever changes
         raise RuntimeError(f"scene views: {name} object {k} has no box")
     x0, y0, x1, y1 = square_window(tuple(box), cfg.context, scene.width, scene.height)
