@@ -79,6 +79,7 @@ class Recorder(Node):
         self.e2e_ms: list[float] = []
         self.last_stats: HotspotStats | None = None
         self.stats_received = 0
+        self.overlays = 0 if overlays else None  # None: not subscribed
         self.last_message = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(
@@ -115,6 +116,7 @@ class Recorder(Node):
         self._record("/hotspots/overlay", msg)
         stamp = f"{msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}"
         cv2.imwrite(str(self.output / "overlays" / f"overlay_{stamp}.png"), image_to_rgb(msg)[..., ::-1])
+        self.overlays += 1
 
     def summary(self) -> dict:
         s = self.last_stats
@@ -180,10 +182,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.expect and node.hotspots >= args.expect:
                 # The summary's node counters and latencies must include the last frames: wait for a stats
                 # message that counts every frame recorded (the node publishes them every stats_period_sec,
-                # 5 s as shipped), for at most --idle seconds.
+                # 5 s as shipped), and for the last frames' overlays (their own topic, which can arrive after
+                # the hotspots message), for at most --idle seconds.
                 settle = time.monotonic() + args.idle
                 while time.monotonic() < settle and (
-                    node.last_stats is None or node.last_stats.frames_processed < node.hotspots
+                    node.last_stats is None
+                    or node.last_stats.frames_processed < node.hotspots
+                    or (node.overlays is not None and node.overlays < node.hotspots)
                 ):
                     rclpy.spin_once(node, timeout_sec=0.1)
                 break
