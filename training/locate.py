@@ -72,7 +72,8 @@ class LocateConfig:
     contact: cue_size, change_threshold, opening, border_band, arm_tolerance, reach, tip_radius:
     ``training.contact.ContactConfig``;
     match_temperature: the softmax temperature of the feature correspondence (cosine similarity);
-    extent: 'none' or 'grow' (EXTENTS; ``grow_extent`` with ``grow_similarity``, a cosine in (-1, 1));
+    extent: 'none' or 'grow' (EXTENTS; ``grow_extent`` with ``grow_similarity``, a cosine in (-1, 1); 0.7,
+    chosen on the seen split's small-part peaks, docs/training.md, issue 21);
     steps, step_lr: full-batch Adam steps of the logistic maps.
     motion: frames: the last frames of each clip, where its action happens; power: sharpness of the motion
     weights (0: a plain spatial average, no location); epochs, lr, weight_decay, batch_size: the fit of the
@@ -90,7 +91,7 @@ class LocateConfig:
     tip_radius: int = 16
     match_temperature: float = 0.05
     extent: str = "none"
-    grow_similarity: float = 0.8
+    grow_similarity: float = 0.7
     steps: int = 300
     step_lr: float = 1e-2
     frames: int = 3

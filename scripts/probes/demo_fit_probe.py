@@ -25,7 +25,7 @@ peak-on-part, mean ± standard error). No hidden truth is read. It prints:
    would be) and its mirror image; the recordings-trained run, fit seed 0.
 
 Every fit is ``teach``'s (``TeachConfig.locate_config``) with the fit seed: the part's extent grown, unless
-``--extent none`` (the fit before; the rows of docs/demonstrations.md measured before it are that).
+``--extent none`` (the fit before; the rows of docs/demonstrations-research.md measured before it are that).
 ``--sections`` runs some of the four; ``--test scene_views`` scores on the benchmark's held-out objects in
 the scene's view instead of the world's catalogue photos.
 """

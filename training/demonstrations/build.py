@@ -68,7 +68,7 @@ class BuildConfig:
     mirrored left-right. A recording shows each object in one pose at one scale, so the fit sees it in several:
     fitted on the window alone the maps peaked on the part in 0.69 of the catalogue test images, on window and
     tight in 0.80 (seed 1), with the mid view and the mirrored ones in 0.83 (seed 1; seed 2: 0.76 -> 0.85;
-    docs/demonstrations.md, *Benchmark*)."""
+    docs/demonstrations-research.md, *The gap*, 1)."""
 
     fps: float = 5.0
     min_clips: int = 3

@@ -9,7 +9,7 @@ The contact fit (``training.locate``, method 'contact') needs to know where the 
 each clip. ``cue`` 'frames' (the default) finds it from frame differences (``training.contact``: the tip
 of the changed region reaching in from the border, when the hand arrives). ``cue`` 'hands' uses the
 recorded hand boxes instead (``hand_cue``: where they overlap the object's box, in the first half of the
-contact). Measured on the synthetic scene (docs/demonstrations.md, "Benchmark"), the hand boxes were the
+contact). Measured on the synthetic scene (docs/demonstrations-research.md), the hand boxes were the
 worse cue there: a box covers the whole hand, the changed region's tip is the fingertips. So 'frames' is
 the default, and 'hands' stays for a recording where frame differences fail (moving camera, clutter).
 Either falls back to the other for a clip where it finds nothing (``contact_cues``).
@@ -17,7 +17,7 @@ Either falls back to the other for a clip where it finds nothing (``contact_cues
 The part maps are fitted on each clip's at-rest views of the dataset's ``fit_images`` (``fit_clips``: by
 default the window the model trains on, the tight box and a view between them, each also mirrored, each
 clip's contact carried to all six): fitted on fewer views they peaked on the part in fewer catalogue test
-images (docs/demonstrations.md, *Benchmark*). Each contact is then grown to the part's extent on its at-rest
+images (docs/demonstrations-research.md, *The gap*, 1). Each contact is then grown to the part's extent on its at-rest
 image (``extent`` 'grow', ``training.locate.grow_extent``): on the benchmark's three scenes it made the model
 better on KLD, SIM, AUC-J and peak-on-part (docs/demonstrations.md, *Training*).
 """
@@ -151,7 +151,7 @@ def contact_cues(
     gives them the object map alone.
     Why the fallback: a recorded hand box says more than the object map; on the benchmark's seed-3 scene 5 of
     40 clips had no frame cue, and their hand boxes made the model better on all four measures
-    (docs/demonstrations.md, *Benchmark*)."""
+    (docs/demonstrations-research.md, *The hand boxes where the frames find nothing*)."""
     from ..contact import contact_region
 
     by_folder = _entries_by_folder(dataset)
