@@ -8,6 +8,7 @@ dependencies appended, as rosbag2 stores them (``hotspot_core.ros2msg``, shared 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from mcap.writer import CompressionType, Writer
 from rclpy.serialization import serialize_message
@@ -24,6 +25,7 @@ class McapRecorder:
     """Append rclpy messages per topic; ``close`` finishes the file."""
 
     def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
         self._file = open(path, "wb")
         self._writer = Writer(self._file, compression=CompressionType.ZSTD)
         self._writer.start(profile="ros2", library="interaction_hotspots")
@@ -32,7 +34,15 @@ class McapRecorder:
         self.counts: dict[str, int] = {}
 
     def write(self, topic: str, msg, log_time_ns: int) -> None:
-        type_name = type_name_of(msg)
+        stamp = getattr(getattr(msg, "header", None), "stamp", None)
+        publish_ns = stamp.sec * 1_000_000_000 + stamp.nanosec if stamp is not None else log_time_ns
+        self.write_serialized(topic, type_name_of(msg), serialize_message(msg), log_time_ns, publish_ns)
+
+    def write_serialized(
+        self, topic: str, type_name: str, data: bytes, log_time_ns: int, publish_time_ns: int | None = None
+    ) -> None:
+        """Append a message already in CDR (as a raw subscription receives it) of type ``type_name``
+        (``pkg/msg/Name``, installed here: its schema is read from its .msg file)."""
         if type_name not in self._schemas:
             self._schemas[type_name] = self._writer.register_schema(
                 name=type_name, encoding="ros2msg", data=message_definition(type_name).encode()
@@ -41,13 +51,11 @@ class McapRecorder:
             self._channels[topic] = self._writer.register_channel(
                 topic=topic, message_encoding="cdr", schema_id=self._schemas[type_name]
             )
-        stamp = getattr(getattr(msg, "header", None), "stamp", None)
-        publish_ns = stamp.sec * 1_000_000_000 + stamp.nanosec if stamp is not None else log_time_ns
         self._writer.add_message(
             self._channels[topic],
             log_time=log_time_ns,
-            data=serialize_message(msg),
-            publish_time=publish_ns,
+            data=bytes(data),
+            publish_time=log_time_ns if publish_time_ns is None else publish_time_ns,
             sequence=self.counts.get(topic, 0),
         )
         self.counts[topic] = self.counts.get(topic, 0) + 1

@@ -238,7 +238,7 @@ fi
 # (b) the root interface package. The Python packages (hotspot_core, ...) are imported
 # from the checkout (scripts/setup.sh pip-installs it editable) and launch/ + config/
 # are symlinked: copies in the venv would shadow later edits.
-H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node scripts/hotspot_recorder scripts/hotspot_sample_source "$REQ_REL")"
+H_IH="$(hash_of CMakeLists.txt package.xml msg scripts/hotspot_node scripts/hotspot_recorder scripts/hotspot_sample_source scripts/hotspot_bag_record scripts/hotspot_bag_play "$REQ_REL")"
 # launch/ and config/ are installed as directories of per-file symlinks (ros2 launch's search does
 # not follow a symlinked directory): the set of file names matters, not their contents.
 H_IH+="-$(cd "$REPO" && ls -1 launch config 2>/dev/null | sha256sum | cut -c1-16)"

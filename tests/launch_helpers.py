@@ -43,7 +43,13 @@ def package_overlay(prefix: Path) -> Path:
     (index / PKG).touch()
     lib = prefix / "lib" / PKG
     lib.mkdir(parents=True, exist_ok=True)
-    for exe in ("hotspot_node", "hotspot_recorder", "hotspot_sample_source"):  # CMakeLists.txt installs these
+    for exe in (
+        "hotspot_node",
+        "hotspot_recorder",
+        "hotspot_sample_source",
+        "hotspot_bag_record",
+        "hotspot_bag_play",
+    ):  # CMakeLists.txt installs these
         if not (lib / exe).exists():
             (lib / exe).symlink_to(ROOT / "scripts" / exe)
     return prefix

@@ -54,6 +54,8 @@ CASES = [
     ("hotspot_ros.run", ["--params-file", f"{MISSING}/p.yaml"], MISSING),
     ("hotspot_ros.demo", ["--model", f"{MISSING}/m.safetensors", "--output", "{tmp}/demo"], MISSING),
     ("hotspot_ros.sample_source", ["--samples", MISSING], MISSING),
+    ("hotspot_ros.bag_play", [f"{MISSING}/bag.mcap"], MISSING),
+    ("hotspot_ros.bag_record", ["/image", "-o", "{full}"], "full"),
     ("scripts/probes/ablation_diagnostics.py", ["--data-root", MISSING, "--method", "ours={corrupt}"], MISSING),
     ("scripts/bench_core.py", ["--backbones", "nope"], "nope"),
     ("scripts/bench_cache.py", ["--data-root", MISSING], MISSING),

@@ -8,6 +8,7 @@ uses the shipped config/hotspot.yaml unless the test is about a user's params fi
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,8 +66,8 @@ def get_parameter(client, name: str):
     return parameter_value_to_python(client._call(GetParameters, f"{client.target}/get_parameters", req).values[0])
 
 
-@pytest.mark.parametrize("launch_file", ["hotspots.launch.py", "demo.launch.py"])
-def test_ros2_launch_finds_both_files_in_the_dev_venv(launch_file, ros_env):  # noqa: F811
+@pytest.mark.parametrize("launch_file", ["hotspots.launch.py", "demo.launch.py", "record_demonstrations.launch.py"])
+def test_ros2_launch_finds_every_file_in_the_dev_venv(launch_file, ros_env):  # noqa: F811
     """`ros2 launch interaction_hotspots FILE` searches share/ with os.walk, which skips symlinked dirs."""
     from ament_index_python.packages import PackageNotFoundError
     from ros2launch.api import get_share_file_path_from_package
@@ -164,6 +165,50 @@ def test_demo_launch_under_ros2_launch(overlay, tmp_path):
     assert summary["hotspot_messages"] == node["frames_processed"], summary
     assert node["frames_processed"] + node["frames_dropped_busy"] + node["frames_dropped_stale"] == frames, summary
     assert node["frames_processed"] >= frames - 2, summary
+
+
+def test_record_demonstrations_launch_as_shipped_records_the_camera(overlay, tmp_path):
+    """`ros2 launch interaction_hotspots record_demonstrations.launch.py` with every default: it records the
+    node's default topics into demonstrations_<date>-<time>/ in the working directory until Ctrl-C; the
+    synthetic scene played onto them is in the bag, message for message, and `find` reads it."""
+    from training.demonstrations.bag import iter_messages
+    from training.demonstrations.find import find_demonstrations
+    from training.demonstrations.scene import SCENE_BAG, SceneConfig, make_scene
+
+    make_scene(tmp_path / "scene", SceneConfig(demos=2, seed=1))
+    scene = tmp_path / "scene" / SCENE_BAG
+    work = tmp_path / "robot"
+    work.mkdir()
+    cli = RosLaunchCli(["interaction_hotspots", "record_demonstrations.launch.py"], overlay, work)
+    try:
+        assert cli.wait_for_line("waiting for publishers of /image, /detections, /hand_detections", 60), "\n".join(
+            cli.lines
+        )
+        play = subprocess.run(
+            [sys.executable, "-m", "hotspot_ros.bag_play", str(scene), "--rate", "3", "--wait-for-subscribers", "60"],
+            env=overlay,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert play.returncode == 0, play.stdout + play.stderr
+        assert cli.wait_for_line("every topic subscribed", 5), "\n".join(cli.lines)
+        cli.ctrl_c()
+        rc = cli.wait(timeout=STOP_S)
+    finally:
+        cli.kill()
+    assert rc == 0, "\n".join(cli.lines[-40:])
+    assert not problem_lines(cli.lines), "\n".join(cli.lines[-60:])
+    (bag,) = work.glob("demonstrations_*")
+    assert sorted(p.name for p in bag.iterdir()) == [f"{bag.name}_0.mcap"]
+    counts: dict[str, int] = {}
+    for path in (scene, bag):
+        for topic, _, _ in iter_messages(path, ["/image", "/detections", "/hand_detections"]):
+            counts[f"{path.name}{topic}"] = counts.get(f"{path.name}{topic}", 0) + 1
+    for topic in ("/image", "/detections", "/hand_detections"):
+        assert counts[f"{bag.name}{topic}"] == counts[f"{scene.name}{topic}"] > 0, counts
+    find_demonstrations(bag, tmp_path / "found")
+    assert len(json.loads((tmp_path / "found" / "interactions.json").read_text())["interactions"]) == 2
 
 
 @pytest.mark.parametrize(

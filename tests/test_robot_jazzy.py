@@ -82,7 +82,13 @@ def test_colcon_build_installs_the_package_without_training(workspace):
     assert (site / "hotspot_ros" / "node.py").is_file() and (site / "interaction_hotspots" / "msg").is_dir()
     assert not (site / "training").exists(), "the offline training package must not be on the robot's path"
     lib = workspace / "install" / "interaction_hotspots" / "lib" / "interaction_hotspots"
-    assert {p.name for p in lib.iterdir()} >= {"hotspot_node", "hotspot_recorder", "hotspot_sample_source"}
+    assert {p.name for p in lib.iterdir()} >= {
+        "hotspot_node",
+        "hotspot_recorder",
+        "hotspot_sample_source",
+        "hotspot_bag_record",
+        "hotspot_bag_play",
+    }
 
 
 def test_setup_robot_keeps_noble_numpy_and_opencv_next_to_torch():

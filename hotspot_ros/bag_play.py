@@ -1,0 +1,141 @@
+"""Replay a rosbag2 MCAP recording onto its topics where ``ros2 bag play`` is not installed (the PyPI set-up).
+
+    python -m hotspot_ros.bag_play my_demos [--rate 1.0] [--topics /image /detections]
+
+``BAG`` is an ``.mcap`` file or a rosbag2 folder (its ``*.mcap`` files in name order). Every message is
+published as the bytes recorded (no decoding), at its recorded time relative to the first, divided by
+``--rate``; publishers are reliable and volatile (they reach best-effort subscribers too). Use it to run the
+node, with a model taught from a recording, on that recording: ``python -m hotspot_ros.run`` (or the launch
+file) in one terminal, this in another. A topic whose type is not installed here is named and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import rclpy
+from mcap.exceptions import McapError
+from mcap.reader import make_reader
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+
+from hotspot_core import cli
+from hotspot_core.errors import ConfigError
+
+from . import stop_signals
+from .message_types import message_class
+
+QUEUE_DEPTH = 100  # per topic, the publisher's history (a slow subscriber catches up on a burst)
+SLEEP_SLICE_S = 0.05  # the longest uninterrupted sleep, so Ctrl-C is seen promptly
+
+
+def bag_files(bag: Path) -> list[Path]:
+    """The MCAP files of ``bag``: the file itself, or a folder's ``*.mcap`` in name order."""
+    if bag.is_dir():
+        files = sorted(bag.glob("*.mcap"))
+        if not files:
+            raise FileNotFoundError(2, "No .mcap file in the bag folder", str(bag))
+        return files
+    if not bag.is_file():
+        raise FileNotFoundError(2, "No such bag", str(bag))
+    return [bag]
+
+
+def channel_types(files: list[Path]) -> dict[str, str]:
+    """Topic -> type name of every channel in the files' summaries (a file without one is refused)."""
+    out: dict[str, str] = {}
+    for path in files:
+        with open(path, "rb") as f:
+            try:
+                summary = make_reader(f).get_summary()
+            except (McapError, ValueError, EOFError) as exc:
+                raise ConfigError(f"{path}: not a readable MCAP file ({exc})") from exc
+        if summary is None:
+            raise ConfigError(f"{path}: no MCAP summary (a recording cut off before it was closed?)")
+        for ch in summary.channels.values():
+            schema = summary.schemas.get(ch.schema_id)
+            out[ch.topic] = schema.name if schema is not None else ""
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("bag", type=Path, help="an .mcap file or a rosbag2 folder")
+    parser.add_argument("--rate", type=float, default=1.0, help="playback speed (2: twice as fast)")
+    parser.add_argument("--topics", nargs="+", default=None, help="play only these topics (default: all)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before the first message")
+    parser.add_argument(
+        "--wait-for-subscribers",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait (at most this long) until every played topic has a subscriber (0: do not wait)",
+    )
+    args, ros_args = parser.parse_known_args(argv)
+    if args.rate <= 0 or args.delay < 0 or args.wait_for_subscribers < 0:
+        cli.fail("--rate must be > 0, --delay and --wait-for-subscribers >= 0")
+    files = bag_files(args.bag)
+    types = channel_types(files)
+    wanted = list(types) if args.topics is None else args.topics
+    unknown = [t for t in wanted if t not in types]
+    if unknown:
+        cli.fail(f"{args.bag}: no topic {', '.join(unknown)} in the bag (it has {', '.join(sorted(types)) or 'none'})")
+    stop_signals.install()
+    rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
+    node = Node("hotspot_bag_play")
+    profile = QoSProfile(
+        depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+    )
+    publishers, skipped = {}, {}
+    for topic in wanted:
+        try:
+            publishers[topic] = node.create_publisher(message_class(types[topic]), topic, profile)
+        except (ImportError, AttributeError, ValueError):
+            skipped[topic] = types[topic]
+            node.get_logger().error(f"{topic} is not played: its type {types[topic]!r} is not installed here")
+    counts = dict.fromkeys(publishers, 0)
+    started = time.monotonic()
+    try:
+        if args.wait_for_subscribers:
+            deadline = time.monotonic() + args.wait_for_subscribers
+            while time.monotonic() < deadline and any(p.get_subscription_count() == 0 for p in publishers.values()):
+                time.sleep(SLEEP_SLICE_S)
+            lonely = [t for t, p in publishers.items() if p.get_subscription_count() == 0]
+            if lonely:
+                node.get_logger().warning(f"no subscriber yet on {', '.join(lonely)}: playing anyway")
+        time.sleep(args.delay)
+        print(f"[bag_play] playing {len(publishers)} topics of {args.bag} at rate {args.rate}", flush=True)
+        t0_wall, t0_bag = None, None
+        for path in files:
+            with open(path, "rb") as f:
+                for _, channel, message in make_reader(f).iter_messages(topics=list(publishers), log_time_order=True):
+                    if t0_wall is None:
+                        t0_wall, t0_bag = time.monotonic(), message.log_time
+                    due = t0_wall + (message.log_time - t0_bag) / 1e9 / args.rate
+                    while (left := due - time.monotonic()) > 0:
+                        time.sleep(min(left, SLEEP_SLICE_S))
+                    publishers[channel.topic].publish(message.data)
+                    counts[channel.topic] += 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C: stop where it is
+    finally:
+        stop_signals.ignore()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    summary = {
+        "bag": str(args.bag),
+        "seconds": round(time.monotonic() - started, 3),
+        "messages_per_topic": counts,
+        "not_played": skipped,
+    }
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
