@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -85,19 +86,22 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in wanted if t not in types]
     if unknown:
         cli.fail(f"{args.bag}: no topic {', '.join(unknown)} in the bag (it has {', '.join(sorted(types)) or 'none'})")
+    classes, skipped = {}, {}
+    for topic in wanted:
+        try:
+            classes[topic] = message_class(types[topic])
+        except (ImportError, AttributeError, ValueError):
+            skipped[topic] = types[topic]
+            print(f"[bag_play] {topic} is not played: its type {types[topic]!r} is not installed here", file=sys.stderr)
+    if not classes:
+        cli.fail(f"{args.bag}: none of the topics has a message type installed here")
     stop_signals.install()
     rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("hotspot_bag_play")
     profile = QoSProfile(
         depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
     )
-    publishers, skipped = {}, {}
-    for topic in wanted:
-        try:
-            publishers[topic] = node.create_publisher(message_class(types[topic]), topic, profile)
-        except (ImportError, AttributeError, ValueError):
-            skipped[topic] = types[topic]
-            node.get_logger().error(f"{topic} is not played: its type {types[topic]!r} is not installed here")
+    publishers = {topic: node.create_publisher(cls, topic, profile) for topic, cls in classes.items()}
     counts = dict.fromkeys(publishers, 0)
     started = time.monotonic()
     try:

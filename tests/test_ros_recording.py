@@ -128,3 +128,18 @@ def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(scene,
     (tmp_path / "empty_bag").mkdir()
     assert "No .mcap file" in _fails("hotspot_ros.bag_play", [str(tmp_path / "empty_bag")], REPO)
     assert "--rate" in _fails("hotspot_ros.bag_play", [str(scene), "--rate", "0"], REPO)
+    from mcap.writer import Writer
+
+    foreign = tmp_path / "foreign.mcap"
+    with open(foreign, "wb") as f:  # a bag of a message type this machine does not have
+        w = Writer(f)
+        w.start(profile="ros2", library="test")
+        schema = w.register_schema(name="nope_msgs/msg/Thing", encoding="ros2msg", data=b"int32 x\n")
+        channel = w.register_channel(topic="/thing", message_encoding="cdr", schema_id=schema)
+        w.add_message(channel, log_time=1, data=b"\x00\x01\x00\x00\x07\x00\x00\x00", publish_time=1)
+        w.finish()
+    r = subprocess.run(
+        [sys.executable, "-m", "hotspot_ros.bag_play", str(foreign)], cwd=REPO, capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "nope_msgs/msg/Thing" in r.stderr and "none of the topics" in r.stderr.splitlines()[-1], r.stderr
