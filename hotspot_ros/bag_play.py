@@ -20,9 +20,10 @@ from pathlib import Path
 import rclpy
 from mcap.exceptions import McapError
 from mcap.reader import make_reader
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 from hotspot_core import cli
@@ -31,7 +32,6 @@ from hotspot_core.errors import ConfigError
 from . import stop_signals
 from .message_types import message_class
 
-QUEUE_DEPTH = 100  # per topic, the publisher's history (a slow subscriber catches up on a burst)
 SLEEP_SLICE_S = 0.05  # the longest uninterrupted sleep, so Ctrl-C is seen promptly
 
 
@@ -77,9 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="first wait (at most this long) until every played topic has a subscriber (0: do not wait)",
     )
+    parser.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="at the end, wait at most this long for the subscribers to acknowledge every message",
+    )
     args, ros_args = parser.parse_known_args(argv)
-    if args.rate <= 0 or args.delay < 0 or args.wait_for_subscribers < 0:
-        cli.fail("--rate must be > 0, --delay and --wait-for-subscribers >= 0")
+    if args.rate <= 0 or min(args.delay, args.wait_for_subscribers, args.ack_timeout) < 0:
+        cli.fail("--rate must be > 0, --delay, --wait-for-subscribers and --ack-timeout >= 0")
     files = bag_files(args.bag)
     types = channel_types(files)
     wanted = list(types) if args.topics is None else args.topics
@@ -98,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     stop_signals.install()
     rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("hotspot_bag_play")
+    # Keep-all: a message a slow subscriber has not acknowledged is never overwritten by the next one (the
+    # playback waits for it instead); keep-last lost a recorder's backlog of 1280x720 frames on 2 cores.
     profile = QoSProfile(
-        depth=QUEUE_DEPTH, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+        history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
     )
     publishers = {topic: node.create_publisher(cls, topic, profile) for topic, cls in classes.items()}
     counts = dict.fromkeys(publishers, 0)
@@ -125,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(min(left, SLEEP_SLICE_S))
                     publishers[channel.topic].publish(message.data)
                     counts[channel.topic] += 1
+        # Exiting drops what the subscribers have not received yet (the last large image, a lagging
+        # recorder's backlog): wait for their acknowledgements first.
+        unacked = [t for t, pub in publishers.items() if not pub.wait_for_all_acked(Duration(seconds=args.ack_timeout))]
+        if unacked:
+            node.get_logger().warning(
+                f"not every message on {', '.join(unacked)} was acknowledged within {args.ack_timeout:g} s"
+            )
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # Ctrl-C: stop where it is
     finally:

@@ -24,6 +24,7 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.qos import HistoryPolicy
 from rclpy.signals import SignalHandlerOptions
 
 from hotspot_core import cli
@@ -34,7 +35,6 @@ from .message_types import message_class
 from .qos import POLL_PERIOD_S, profile_for_publishers
 
 READY_LINE = "[bag_record] recording: every topic subscribed"
-QUEUE_DEPTH = 100  # per topic, the recorder's subscription history (a burst of camera frames fits)
 
 
 def default_output(now: float | None = None) -> Path:
@@ -70,7 +70,10 @@ class BagRecorder(Node):
             except (ImportError, AttributeError, ValueError):
                 self._refuse(topic, f"its type {kinds[0]} is not installed here")
                 continue
-            profile, why = profile_for_publishers([i.qos_profile for i in infos], QUEUE_DEPTH)
+            profile, why = profile_for_publishers([i.qos_profile for i in infos], depth=1)
+            # Keep-all: while the recorder is behind (compressing a burst of large images) nothing that
+            # reached it is overwritten; with a reliable publisher the backlog waits on the publisher's side.
+            profile.history = HistoryPolicy.KEEP_ALL
             self.types[topic] = kinds[0]
             self._subs.append(self.create_subscription(cls, topic, self._writer(topic, kinds[0]), profile, raw=True))
             self.get_logger().info(f"recording {topic} ({kinds[0]}): {why}")
