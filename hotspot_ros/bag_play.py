@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import rclpy
-from mcap.exceptions import McapError
 from mcap.reader import make_reader
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException
@@ -27,41 +26,12 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.signals import SignalHandlerOptions
 
 from hotspot_core import cli
-from hotspot_core.errors import ConfigError
+from hotspot_core.mcap_bags import READ_ERRORS, bag_files, bag_topics, read_error
 
 from . import stop_signals
 from .message_types import message_class
 
 SLEEP_SLICE_S = 0.05  # the longest uninterrupted sleep, so Ctrl-C is seen promptly
-
-
-def bag_files(bag: Path) -> list[Path]:
-    """The MCAP files of ``bag``: the file itself, or a folder's ``*.mcap`` in name order."""
-    if bag.is_dir():
-        files = sorted(bag.glob("*.mcap"))
-        if not files:
-            raise FileNotFoundError(2, "No .mcap file in the bag folder", str(bag))
-        return files
-    if not bag.is_file():
-        raise FileNotFoundError(2, "No such bag", str(bag))
-    return [bag]
-
-
-def channel_types(files: list[Path]) -> dict[str, str]:
-    """Topic -> type name of every channel in the files' summaries (a file without one is refused)."""
-    out: dict[str, str] = {}
-    for path in files:
-        with open(path, "rb") as f:
-            try:
-                summary = make_reader(f).get_summary()
-            except (McapError, ValueError, EOFError) as exc:
-                raise ConfigError(f"{path}: not a readable MCAP file ({exc})") from exc
-        if summary is None:
-            raise ConfigError(f"{path}: no MCAP summary (a recording cut off before it was closed?)")
-        for ch in summary.channels.values():
-            schema = summary.schemas.get(ch.schema_id)
-            out[ch.topic] = schema.name if schema is not None else ""
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate <= 0 or min(args.delay, args.wait_for_subscribers, args.ack_timeout) < 0:
         cli.fail("--rate must be > 0, --delay, --wait-for-subscribers and --ack-timeout >= 0")
     files = bag_files(args.bag)
-    types = channel_types(files)
+    types = bag_topics(args.bag)
     wanted = list(types) if args.topics is None else args.topics
     unknown = [t for t in wanted if t not in types]
     if unknown:
@@ -112,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     publishers = {topic: node.create_publisher(cls, topic, profile) for topic, cls in classes.items()}
     counts = dict.fromkeys(publishers, 0)
+    failed = None
     started = time.monotonic()
     try:
         if args.wait_for_subscribers:
@@ -126,14 +97,20 @@ def main(argv: list[str] | None = None) -> int:
         t0_wall, t0_bag = None, None
         for path in files:
             with open(path, "rb") as f:
-                for _, channel, message in make_reader(f).iter_messages(topics=list(publishers), log_time_order=True):
-                    if t0_wall is None:
-                        t0_wall, t0_bag = time.monotonic(), message.log_time
-                    due = t0_wall + (message.log_time - t0_bag) / 1e9 / args.rate
-                    while (left := due - time.monotonic()) > 0:
-                        time.sleep(min(left, SLEEP_SLICE_S))
-                    publishers[channel.topic].publish(message.data)
-                    counts[channel.topic] += 1
+                try:
+                    for _, channel, message in make_reader(f).iter_messages(
+                        topics=list(publishers), log_time_order=True
+                    ):
+                        if t0_wall is None:
+                            t0_wall, t0_bag = time.monotonic(), message.log_time
+                        due = t0_wall + (message.log_time - t0_bag) / 1e9 / args.rate
+                        while (left := due - time.monotonic()) > 0:
+                            time.sleep(min(left, SLEEP_SLICE_S))
+                        publishers[channel.topic].publish(message.data)
+                        counts[channel.topic] += 1
+                except READ_ERRORS as exc:  # a damaged chunk: stop there, say so, keep what was played
+                    failed = str(read_error(path, exc))
+                    break
         # Exiting drops what the subscribers have not received yet (the last large image, a lagging
         # recorder's backlog): wait for their acknowledgements first.
         unacked = [t for t, pub in publishers.items() if not pub.wait_for_all_acked(Duration(seconds=args.ack_timeout))]
@@ -154,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "not_played": skipped,
     }
     print(json.dumps(summary), flush=True)
+    if failed:
+        cli.fail(f"played up to where the recording breaks off: {failed}")
     return 0
 
 

@@ -64,8 +64,12 @@ def _stop(proc: subprocess.Popen) -> int:
     return proc.returncode
 
 
+def _last_json_text(text: str) -> dict:
+    return json.loads([ln for ln in text.splitlines() if ln.startswith("{")][-1])
+
+
 def _last_json(log: Path) -> dict:
-    return json.loads([ln for ln in log.read_text().splitlines() if ln.startswith("{")][-1])
+    return _last_json_text(log.read_text())
 
 
 def _interactions(found: Path) -> list[tuple]:
@@ -115,7 +119,7 @@ def _fails(module: str, args: list[str], cwd: Path) -> str:
     return lines[0]
 
 
-def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(scene, tmp_path) -> None:
+def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(ros_env, scene, tmp_path) -> None:  # noqa: F811
     (tmp_path / "taken").mkdir()
     line = _fails("hotspot_ros.bag_record", ["/image", "-o", str(tmp_path / "taken")], REPO)
     assert "exists already" in line and "taken" in line
@@ -124,9 +128,9 @@ def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(scene,
     assert str(cut) in _fails("hotspot_ros.bag_play", [str(cut)], REPO)
     line = _fails("hotspot_ros.bag_play", [str(scene), "--topics", "/image", "/camera/nope"], REPO)
     assert "/camera/nope" in line and "/hand_detections" in line  # names what is missing and what is there
-    assert "No such bag" in _fails("hotspot_ros.bag_play", [str(tmp_path / "missing.mcap")], REPO)
+    assert "no such file" in _fails("hotspot_ros.bag_play", [str(tmp_path / "missing.mcap")], REPO)
     (tmp_path / "empty_bag").mkdir()
-    assert "No .mcap file" in _fails("hotspot_ros.bag_play", [str(tmp_path / "empty_bag")], REPO)
+    assert "without .mcap files" in _fails("hotspot_ros.bag_play", [str(tmp_path / "empty_bag")], REPO)
     assert "--rate" in _fails("hotspot_ros.bag_play", [str(scene), "--rate", "0"], REPO)
     from mcap.writer import Writer
 
@@ -143,3 +147,20 @@ def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(scene,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "nope_msgs/msg/Thing" in r.stderr and "none of the topics" in r.stderr.splitlines()[-1], r.stderr
+    # a damaged chunk in the middle (its summary intact): played up to there, then one line and exit code 2
+    damaged = bytearray(scene.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 2000] = b"\x55" * 2000
+    (tmp_path / "damaged.mcap").write_bytes(bytes(damaged))
+    r = subprocess.run(
+        [sys.executable, "-m", "hotspot_ros.bag_play", str(tmp_path / "damaged.mcap"), "--rate", "20"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "breaks off" in r.stderr.splitlines()[-1] and "damaged.mcap" in r.stderr.splitlines()[-1], r.stderr
+    played = _last_json_text(r.stdout)["messages_per_topic"]["/image"]
+    total = sum(1 for _ in iter_messages(scene, ["/image"]))
+    assert 0 < played < total, (played, total)

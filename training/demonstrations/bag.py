@@ -8,22 +8,18 @@ Messages are the node's inputs: ``sensor_msgs/msg/Image`` (or ``CompressedImage`
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import zstandard
-from mcap.exceptions import McapError
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from mcap_ros2.writer import Writer
 
-from hotspot_core.errors import HotspotError
 from hotspot_core.image.boxes import Box
+from hotspot_core.mcap_bags import READ_ERRORS, BagError, bag_files, bag_topics, read_error
 from hotspot_core.ros2msg import message_definition
 
 __all__ = [
@@ -41,10 +37,6 @@ __all__ = [
 IMAGE_TYPE, COMPRESSED_TYPE = "sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 DETECTIONS_TYPE = "vision_msgs/msg/Detection2DArray"
-
-
-class BagError(HotspotError):
-    """A recording that cannot be read or lacks what is needed (the message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -120,58 +112,6 @@ class BagWriter:
         self._file.close()
 
 
-def bag_files(path: str | os.PathLike) -> list[Path]:
-    """The MCAP files of a recording: the file itself, or a rosbag2 directory's ``*.mcap`` (split bags in order)."""
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.mcap"))
-        if not files:
-            raise BagError(f"{path}: a directory without .mcap files (is it a rosbag2 MCAP recording?)")
-        return files
-    if not path.exists():
-        raise BagError(f"{path}: no such file or directory")
-    return [path]
-
-
-def _read_error(path: Path, exc: BaseException) -> BagError:
-    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return BagError(f"{path}: not a readable MCAP recording, truncated or corrupt ({why})")
-
-
-# What a damaged file raises from the mcap reader and the CDR decoder: the container's own errors, a chunk
-# that does not decompress, a struct unpacking short of bytes, an index pointing past the end.
-_READ_ERRORS = (
-    McapError,
-    zstandard.ZstdError,
-    struct.error,
-    EOFError,
-    ValueError,
-    KeyError,
-    IndexError,
-    OSError,
-    RuntimeError,
-    AssertionError,
-)
-
-
-def bag_topics(path: str | os.PathLike) -> dict[str, str]:
-    """Topic -> message type over the recording's files, from each file's summary (raises BagError when a
-    file has none: an MCAP file that was never finished or was cut off)."""
-    topics: dict[str, str] = {}
-    for f in bag_files(path):
-        try:
-            with open(f, "rb") as stream:
-                summary = make_reader(stream).get_summary()
-        except _READ_ERRORS as exc:
-            raise _read_error(f, exc) from exc
-        if summary is None:
-            raise BagError(f"{f}: MCAP file without a summary (recording cut off before it was closed?)")
-        for ch in summary.channels.values():
-            schema = summary.schemas.get(ch.schema_id)
-            topics[ch.topic] = schema.name if schema is not None else ""
-    return topics
-
-
 def iter_messages(path: str | os.PathLike, topics: Sequence[str]) -> Iterator[tuple[str, str, Any]]:
     """(topic, message type, decoded message) of ``topics``, in log-time order within each file."""
     for f in bag_files(path):
@@ -180,8 +120,8 @@ def iter_messages(path: str | os.PathLike, topics: Sequence[str]) -> Iterator[tu
             try:
                 for schema, channel, _, msg in reader.iter_decoded_messages(topics=list(topics), log_time_order=True):
                     yield channel.topic, schema.name if schema is not None else "", msg
-            except _READ_ERRORS as exc:
-                raise _read_error(f, exc) from exc
+            except READ_ERRORS as exc:
+                raise read_error(f, exc) from exc
 
 
 def stamp_ns(msg: Any) -> int:
