@@ -164,3 +164,52 @@ def test_bad_input_to_the_recorder_and_player_is_one_line_and_exit_code_2(ros_en
     played = _last_json_text(r.stdout)["messages_per_topic"]["/image"]
     total = sum(1 for _ in iter_messages(scene, ["/image"]))
     assert 0 < played < total, (played, total)
+
+
+@pytest.mark.slow
+def test_a_model_taught_from_the_recording_runs_in_the_node_on_that_recording(ros_env, scene, tmp_path):  # noqa: F811
+    """The loop a user closes: recording -> `teach` (small) -> the node with that `model_path` -> the
+    recording replayed onto the node's default topics -> hotspots of the taught verbs for the scene's objects."""
+    from interaction_hotspots.msg import HotspotArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from ros_client import Client, start_node, stop_node
+
+    from hotspot_core.frame import InferenceConfig, load_predictor
+    from training.demonstrations.build import BuildConfig
+    from training.demonstrations.labels import write_truth_intervals
+    from training.demonstrations.pipeline import TeachConfig, teach
+
+    truth = json.loads((scene.parent / "scene.json").read_text())
+    model = tmp_path / "taught.safetensors"
+    cfg = TeachConfig(build=BuildConfig(min_clips=1), epochs=2, cache_views=1)
+    teach(scene, model, cfg, labels=write_truth_intervals(truth, tmp_path / "intervals.csv"))
+    verbs = list(load_predictor(InferenceConfig(model_path=str(model), device="cpu"))[0].actions)
+    assert sorted(verbs) == sorted({d["verb"] for d in truth["interactions"]})
+
+    client = Client("taught_model_client")
+    got: list = []
+    client.node.create_subscription(
+        HotspotArray, "/hotspots", got.append, QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    log = tmp_path / "node.log"
+    node = start_node({"model_path": str(model)}, log_path=log)
+    try:
+        assert client.wait_for_node(), f"the node never subscribed; log:\n{log.read_text()}"
+        play = subprocess.run(
+            [sys.executable, "-m", "hotspot_ros.bag_play", str(scene), "--rate", "2", "--wait-for-subscribers", "60"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert play.returncode == 0, play.stdout + play.stderr
+        assert client.spin_until(lambda: len(got) >= 3, 60.0), f"{len(got)} hotspot messages; log:\n{log.read_text()}"
+    finally:
+        stop_node(node)
+        client.close()
+    classes = {o["class"] for o in truth["objects"]}
+    for msg in got:
+        assert list(msg.action_names) == verbs, (list(msg.action_names), verbs)
+        assert {o.class_id for o in msg.objects} <= classes and msg.objects
+        for o in msg.objects:
+            assert len(o.action_scores) == len(verbs)
