@@ -4,9 +4,10 @@
 
 ``BAG`` is an ``.mcap`` file or a rosbag2 folder (its ``*.mcap`` files in name order). Every message is
 published as the bytes recorded (no decoding), at its recorded time relative to the first, divided by
-``--rate``; publishers are reliable and volatile (they reach best-effort subscribers too). Use it to run the
-node, with a model taught from a recording, on that recording: ``python -m hotspot_ros.run`` (or the launch
-file) in one terminal, this in another. A topic whose type is not installed here is named and skipped.
+``--rate``; publishers are reliable and volatile (they reach best-effort subscribers too), keep-last
+``--history-depth`` (100; 0: keep-all, every message waits for every subscriber's acknowledgement). Use it to
+run the node, with a model taught from a recording, on that recording: ``python -m hotspot_ros.run`` (or the
+launch file) in one terminal, this in another. A topic whose type is not installed here is named and skipped.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
         help="first wait (at most this long) until every played topic has a subscriber (0: do not wait)",
     )
     parser.add_argument(
+        "--history-depth",
+        type=int,
+        default=100,
+        help="messages each publisher keeps for a slow subscriber (0: all of them, the playback then waits "
+        "for the slowest subscriber)",
+    )
+    parser.add_argument(
         "--ack-timeout",
         type=float,
         default=10.0,
@@ -55,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         help="at the end, wait at most this long for the subscribers to acknowledge every message",
     )
     args, ros_args = parser.parse_known_args(argv)
-    if args.rate <= 0 or min(args.delay, args.wait_for_subscribers, args.ack_timeout) < 0:
-        cli.fail("--rate must be > 0, --delay, --wait-for-subscribers and --ack-timeout >= 0")
+    if args.rate <= 0 or min(args.delay, args.wait_for_subscribers, args.ack_timeout, args.history_depth) < 0:
+        cli.fail("--rate must be > 0, --delay, --wait-for-subscribers, --history-depth and --ack-timeout >= 0")
     files = bag_files(args.bag)
     types = bag_topics(args.bag)
     wanted = list(types) if args.topics is None else args.topics
@@ -75,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     stop_signals.install()
     rclpy.init(args=ros_args or None, signal_handler_options=SignalHandlerOptions.NO)
     node = Node("hotspot_bag_play")
-    # Keep-all: a message a slow subscriber has not acknowledged is never overwritten by the next one (the
-    # playback waits for it instead); keep-last lost a recorder's backlog of 1280x720 frames on 2 cores.
+    # Keep-last by default, as a camera driver publishes: a subscriber slower than the recording (the node)
+    # misses messages and the playback keeps its pace. --history-depth 0 (keep-all) instead waits for every
+    # subscriber to acknowledge each message: nothing is lost, and the slowest subscriber sets the pace.
     profile = QoSProfile(
-        history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+        history=HistoryPolicy.KEEP_ALL if args.history_depth == 0 else HistoryPolicy.KEEP_LAST,
+        depth=max(1, args.history_depth),
+        reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.VOLATILE,
     )
     publishers = {topic: node.create_publisher(cls, topic, profile) for topic, cls in classes.items()}
     counts = dict.fromkeys(publishers, 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ros_env import ros_env  # noqa: F401  (the ROS test's isolated environment)
 
 from hotspot_core import cli
 from training.demonstrations.build import BuildConfig, build_dataset
@@ -335,23 +336,35 @@ def test_teach_grows_each_contact_to_the_part_unless_told_not_to() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ end to end
+@pytest.fixture(scope="module")
+def taught(found, tmp_path_factory) -> tuple[Path, dict, list[str]]:
+    """The end-to-end model: the scene's recording -> ``teach`` (few epochs, the hand-box cue, labels from the
+    truth as an interval file) -> a model file. (model, teach's result, what is left in its folder)."""
+    from training.demonstrations.pipeline import TeachConfig, teach
+    from training.synthetic import VERBS
+
+    folder, _, truth = found
+    root = tmp_path_factory.mktemp("taught")
+    intervals = write_truth_intervals(truth, root / "intervals.csv")
+    model = root / "model.safetensors"
+    cfg = TeachConfig(build=BuildConfig(min_clips=1, verbs=VERBS), epochs=4, cache_views=1, cue="hands")
+    r = teach(folder.parent / "scene" / SCENE_BAG, model, cfg, labels=intervals)
+    return model, r, sorted(p.name for p in root.iterdir())
+
+
 @pytest.mark.slow
-def test_recording_to_a_scored_model(found, tmp_path) -> None:
+def test_recording_to_a_scored_model(found, taught, tmp_path) -> None:
     """scene -> find -> labels from the truth -> build -> train -> locate -> predictor -> training.evaluate."""
     import torch
 
     from hotspot_core.frame import InferenceConfig, load_predictor
     from hotspot_core.hotspots.checkpoint import read_metadata
     from training.data.test_images import HotspotTestImages
-    from training.demonstrations.pipeline import TeachConfig, teach
     from training.evaluate import evaluate_methods
     from training.synthetic import VERBS, WorldConfig, generate_world
 
     folder, fj, truth = found
-    intervals = write_truth_intervals(truth, tmp_path / "intervals.csv")
-    model = tmp_path / "model.safetensors"
-    cfg = TeachConfig(build=BuildConfig(min_clips=1, verbs=VERBS), epochs=4, cache_views=1, cue="hands")
-    r = teach(folder.parent / "scene" / SCENE_BAG, model, cfg, labels=intervals)
+    model, r, left = taught
     assert r["labels"] == r["interactions"] == len(truth["interactions"])
     assert r["cue"]["hands"] == r["labels"]  # every clip's contact came from the recorded hand boxes
     predictor, path = load_predictor(InferenceConfig(model_path=str(model), device="cpu"))
@@ -360,6 +373,8 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
     assert extra["located"]["cue"] == "hands" and extra["demonstrations"]["label_sources"] == {"interval": 9}
     assert extra["located"]["fit_images"] == ["window", "tight", "mid"] and extra["located"]["fit_mirror"] is True
     assert extra["located"]["extent"] == "grow" and extra["located"]["grow_similarity"] == 0.7
+    # the work folder was temporary: nothing but the model is left beside the labels
+    assert left == ["intervals.csv", "model.safetensors"]
     world = tmp_path / "world"
     categories = tuple(sorted({o["class"] for o in truth["objects"]}))
     generate_world(
@@ -382,5 +397,53 @@ def test_recording_to_a_scored_model(found, tmp_path) -> None:
             m["KLD"]["n_valid"] == len(ds)
             and np.isfinite([m["KLD"]["mean"], m["SIM"]["mean"], m["AUC-J"]["mean"]]).all()
         )
-    # the work folder was temporary: nothing but the model is left beside it
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["intervals.csv", "model.safetensors", "world"]
+
+
+@pytest.mark.slow
+def test_the_taught_model_runs_in_the_node_on_the_recording_replayed(ros_env, found, taught, tmp_path):  # noqa: F811
+    """The loop a user closes: the recording -> `teach` (the module's small model) -> the node with that
+    `model_path` -> the recording replayed onto the node's default topics by `hotspot_ros.bag_play` ->
+    hotspots of the taught verbs for the recorded objects."""
+    pytest.importorskip("rclpy")
+    import subprocess
+    import sys
+
+    from interaction_hotspots.msg import HotspotArray
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from ros_client import Client, start_node, stop_node
+
+    from hotspot_core.frame import InferenceConfig, load_predictor
+
+    folder, _, truth = found
+    scene = folder.parent / "scene" / SCENE_BAG
+    model = taught[0]
+    verbs = list(load_predictor(InferenceConfig(model_path=str(model), device="cpu"))[0].actions)
+
+    client = Client("taught_model_client")
+    got: list = []
+    client.node.create_subscription(
+        HotspotArray, "/hotspots", got.append, QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    log = tmp_path / "node.log"
+    node = start_node({"model_path": str(model)}, log_path=log)
+    try:
+        assert client.wait_for_node(), f"the node never subscribed; log:\n{log.read_text()}"
+        play = subprocess.run(
+            [sys.executable, "-m", "hotspot_ros.bag_play", str(scene), "--rate", "4", "--wait-for-subscribers", "60"]
+            + ["--topics", "/image", "/detections"],  # what the node subscribes to as shipped (no hand topic),
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert play.returncode == 0, play.stdout + play.stderr
+        assert client.spin_until(lambda: len(got) >= 3, 60.0), f"{len(got)} hotspot messages; log:\n{log.read_text()}"
+    finally:
+        stop_node(node)
+        client.close()
+    classes = {o["class"] for o in truth["objects"]}
+    for msg in got:
+        assert list(msg.action_names) == verbs, (list(msg.action_names), verbs)
+        assert {o.class_id for o in msg.objects} <= classes and msg.objects
+        for o in msg.objects:
+            assert len(o.action_scores) == len(verbs)
