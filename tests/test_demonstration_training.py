@@ -430,7 +430,7 @@ def test_the_taught_model_runs_in_the_node_on_the_recording_replayed(ros_env, fo
         assert client.wait_for_node(), f"the node never subscribed; log:\n{log.read_text()}"
         play = subprocess.run(
             [sys.executable, "-m", "hotspot_ros.bag_play", str(scene), "--rate", "4", "--wait-for-subscribers", "60"]
-            + ["--topics", "/image", "/detections"],  # what the node subscribes to as shipped (no hand topic),
+            + ["--topics", "/image", "/detections"],  # what the node subscribes to as shipped (no hand topic)
             cwd=Path(__file__).resolve().parents[1],
             capture_output=True,
             text=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -201,12 +202,9 @@ def test_record_demonstrations_launch_as_shipped_records_the_camera(overlay, tmp
     assert not problem_lines(cli.lines), "\n".join(cli.lines[-60:])
     (bag,) = work.glob("demonstrations_*")
     assert sorted(p.name for p in bag.iterdir()) == [f"{bag.name}_0.mcap"]
-    counts: dict[str, int] = {}
-    for path in (scene, bag):
-        for topic, _, _ in iter_messages(path, ["/image", "/detections", "/hand_detections"]):
-            counts[f"{path.name}{topic}"] = counts.get(f"{path.name}{topic}", 0) + 1
-    for topic in ("/image", "/detections", "/hand_detections"):
-        assert counts[f"{bag.name}{topic}"] == counts[f"{scene.name}{topic}"] > 0, counts
+    topics = ["/image", "/detections", "/hand_detections"]
+    played, recorded = (Counter(topic for topic, _, _ in iter_messages(path, topics)) for path in (scene, bag))
+    assert recorded == played and all(played[t] > 0 for t in topics), (recorded, played)
     find_demonstrations(bag, tmp_path / "found")
     assert len(json.loads((tmp_path / "found" / "interactions.json").read_text())["interactions"]) == 2
 
