@@ -111,6 +111,41 @@ def test_a_camera_recorded_from_the_wire_gives_the_scenes_interactions(ros_env, 
     assert len(_interactions(tmp_path / "found_recorded")) == 3
 
 
+def test_bag_play_as_shipped_replays_the_recording_at_its_pace_to_the_last_message(ros_env, scene, tmp_path):  # noqa: F811
+    """`python -m hotspot_ros.bag_play BAG` with every default (rate 1, no waiting, keep-last 100): every message
+    published, no faster than the recording's own span, and a subscriber gets the last image (the player
+    waits for its acknowledgement before it exits)."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from ros_client import Client
+    from sensor_msgs.msg import Image
+
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for _, _, m in iter_messages(scene, ["/image"])]
+    counts = {t: sum(1 for _ in iter_messages(scene, [t])) for t in TOPICS}
+    span_s = (stamps[-1][0] - stamps[0][0]) + (stamps[-1][1] - stamps[0][1]) * 1e-9
+    client = Client("bag_play_client")
+    got: list = []
+    client.node.create_subscription(
+        Image,
+        "/image",
+        lambda m: got.append((m.header.stamp.sec, m.header.stamp.nanosec)),
+        QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE),
+    )
+    log = tmp_path / "play.log"
+    player = _start("hotspot_ros.bag_play", str(scene), log=log)
+    try:
+        client.spin_until(lambda: player.poll() is not None, 120.0)
+        client.spin_until(lambda: False, 0.5)  # what is still on its way
+    finally:
+        if player.poll() is None:
+            player.kill()
+        player.wait(timeout=10)
+        client.close()
+    assert player.returncode == 0, log.read_text()
+    played = _last_json(log)
+    assert played["messages_per_topic"] == counts and played["seconds"] >= span_s, (played, counts, span_s)
+    assert got and got[-1] == stamps[-1] and set(got) <= set(stamps), (len(got), got[-1:], stamps[-1])
+
+
 def _fails(module: str, args: list[str], cwd: Path) -> str:
     r = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stdout + r.stderr
